@@ -1,0 +1,9 @@
+"""hardneg-kit: ensemble hard-negative mining for training cross-encoder re-rankers.
+
+Modules, one noun each: :mod:`~hardneg_kit.profiles` (run sizes), :mod:`~hardneg_kit.models`
+(encoders and the cross-encoder start), :mod:`~hardneg_kit.corpus` (BEIR data),
+:mod:`~hardneg_kit.retrievers`, :mod:`~hardneg_kit.evaluation`, :mod:`~hardneg_kit.mining`.
+Importing the package is cheap: heavy libraries load in the modules that need them.
+"""
+
+__version__ = "0.1.0"
