@@ -1,0 +1,132 @@
+"""Shared steps of the dataset builders: ambiguity rule, grouped splits, BEIR writing.
+
+Standard library only: the builders run in their own virtual environment.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def strip_html(text: str | None) -> str:
+    """Remove tags, unescape entities and collapse whitespace: ``"<p>A&amp;B</p>" -> "A&B"``."""
+    if not text:
+        return ""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text))).strip()
+
+
+def qualify_ambiguous(
+    queries: list[dict], qualifier: Mapping[str, str] | None = None
+) -> tuple[list[dict], int]:
+    """Make identical query texts with different positives distinct.
+
+    Each query is a dict with ``text``, ``positive`` (a document id) and ``service``. Where one
+    text has more than one distinct positive, every such query gets `` (<qualifier>)`` appended,
+    where the qualifier is ``qualifier[service]`` (e.g. the service's full name), falling back to
+    the service itself. Duplicate (text, positive) pairs are merged. Returns the new list and the
+    number of distinct texts that were qualified.
+
+    >>> qs = [{"text": "To tag a resource", "positive": "a/tag", "service": "a"},
+    ...       {"text": "To tag a resource", "positive": "b/tag", "service": "b"}]
+    >>> out, n = qualify_ambiguous(qs, {"a": "Service A", "b": "Service B"})
+    >>> [q["text"] for q in out], n
+    (['To tag a resource (Service A)', 'To tag a resource (Service B)'], 1)
+    """
+    qualifier = qualifier or {}
+    positives: dict[str, set[str]] = defaultdict(set)
+    for q in queries:
+        positives[q["text"]].add(q["positive"])
+    ambiguous = {t for t, p in positives.items() if len(p) > 1}
+    out: list[dict] = []
+    seen: set[tuple[str, str]] = set()
+    for q in queries:
+        text = q["text"]
+        if text in ambiguous:
+            text = f"{text} ({qualifier.get(q['service'], q['service'])})"
+        key = (text, q["positive"])
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append({**q, "text": text})
+    # Qualifying by service can still collide (two commands of one service): report it loudly.
+    by_text: dict[str, set[str]] = defaultdict(set)
+    for q in out:
+        by_text[q["text"]].add(q["positive"])
+    still = sorted(t for t, p in by_text.items() if len(p) > 1)
+    if still:
+        out = [q for q in out if q["text"] not in set(still)]
+    return out, len(ambiguous)
+
+
+def stable_fraction(key: str, salt: str = "hardneg-kit") -> float:
+    """A number in [0, 1) that depends only on ``key`` (SHA-256), for deterministic splits."""
+    digest = hashlib.sha256(f"{salt}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def grouped_split(
+    group: str, fractions: Mapping[str, float], salt: str = "hardneg-kit"
+) -> str:
+    """Assign a whole group (e.g. a positive command) to one split by a stable hash.
+
+    ``fractions`` maps split names to shares summing to 1, in the order they are cut.
+
+    >>> grouped_split("ec2/run-instances", {"train": 0.7, "dev": 0.1, "test": 0.2})
+    'train'
+    """
+    x = stable_fraction(group, salt)
+    cumulative = 0.0
+    for name, share in fractions.items():
+        cumulative += share
+        if x < cumulative:
+            return name
+    return next(reversed(fractions))
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically; ``.gz`` files get a fixed mtime so rebuilds are byte for byte equal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    data = text.encode("utf-8")
+    if path.suffix == ".gz":
+        with open(tmp, "wb") as raw, gzip.GzipFile(
+            filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9
+        ) as gz:
+            gz.write(data)
+    else:
+        tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _jsonl(rows: Iterable[Mapping]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in rows)
+
+
+def write_beir(
+    folder: str | Path,
+    corpus: Iterable[Mapping],
+    queries: Iterable[Mapping],
+    qrels: Mapping[str, Iterable[tuple[str, str, int]]],
+    gzip_corpus: bool = False,
+) -> None:
+    """Write a BEIR folder: ``corpus.jsonl[.gz]``, ``queries.jsonl``, ``qrels/<split>.tsv``.
+
+    Rows are written in the order given (builders sort them), so output is deterministic.
+    """
+    folder = Path(folder)
+    corpus_name = "corpus.jsonl.gz" if gzip_corpus else "corpus.jsonl"
+    _write_text(folder / corpus_name, _jsonl(corpus))
+    _write_text(folder / "queries.jsonl", _jsonl(queries))
+    for split, rows in qrels.items():
+        lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in rows]
+        _write_text(folder / "qrels" / f"{split}.tsv", "\n".join(lines) + "\n")
