@@ -9,10 +9,13 @@ import gzip
 import hashlib
 import html
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -62,9 +65,14 @@ def qualify_ambiguous(
     by_text: dict[str, set[str]] = defaultdict(set)
     for q in out:
         by_text[q["text"]].add(q["positive"])
-    still = sorted(t for t, p in by_text.items() if len(p) > 1)
+    still = {t for t, p in by_text.items() if len(p) > 1}
     if still:
-        out = [q for q in out if q["text"] not in set(still)]
+        dropped = [q for q in out if q["text"] in still]
+        out = [q for q in out if q["text"] not in still]
+        log.warning(
+            "%d texts stay ambiguous after qualifying (%d queries dropped), e.g. %r",
+            len(still), len(dropped), min(still),
+        )
     return out, len(ambiguous)
 
 
