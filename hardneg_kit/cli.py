@@ -1,0 +1,66 @@
+"""Command line: ``python -m hardneg_kit <command> ...`` runs each step without a notebook.
+
+Commands are registered by the modules that own them (``cli_*.register(subparsers)``); each
+handler returns an exit code. Bad input ends in one clear line on stderr and exit code 2.
+
+Example:
+    $ python -m hardneg_kit --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from hardneg_kit import cli_corpus
+from hardneg_kit.profiles import ENV_VAR, PROFILES
+
+COMMAND_MODULES = [cli_corpus]
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, exit code 2."""
+
+
+def add_profile_argument(parser: argparse.ArgumentParser) -> None:
+    """``--profile`` shared by every command; it also sets ``$HARDNEG_PROFILE`` for the run."""
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=None,
+        help=f"run size (default: ${ENV_VAR} or 'workshop')",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m hardneg_kit",
+        description="Ensemble hard-negative mining for cross-encoder re-rankers.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if getattr(args, "profile", None):
+        os.environ[ENV_VAR] = args.profile
+    try:
+        return int(args.handler(args) or 0)
+    except (UserError, ValueError, FileNotFoundError) as exc:
+        # Our own errors (DataError, ModelNotAvailable, ...) are ValueErrors with a full message.
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,194 @@
+"""The ``corpus`` command: inspect, check, sample and build BEIR folders.
+
+::
+
+    python -m hardneg_kit corpus stats --dataset aws-cli
+    python -m hardneg_kit corpus validate --dataset path/to/beir-folder
+    python -m hardneg_kit corpus from-folder --docs my-docs/ --questions q.csv --output my-beir/
+    python -m hardneg_kit corpus sample --dataset aws-cli --profile smoke --output /tmp/aws-smoke
+
+Wire it into a parser with :func:`register`; bad input ends with one line on stderr and exit
+status 2. Until the main CLI exists, ``python -m hardneg_kit.cli_corpus corpus stats ...`` works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from functools import wraps
+
+from hardneg_kit import corpus as hc
+from hardneg_kit.profiles import PROFILES, get_profile
+
+logger = logging.getLogger(__name__)
+
+EXIT_BAD_INPUT = 2
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn DataError / FileNotFoundError into one stderr line and exit status 2."""
+
+    @wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (hc.DataError, FileNotFoundError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+
+    return run
+
+
+def _group_counts(data: hc.BeirData, field: str) -> Counter[str]:
+    """Queries per group: the query's ``field``, else its first positive's, else the id prefix."""
+    own = (
+        dict(zip(data.queries["_id"], data.queries[field], strict=True))
+        if field in data.queries.column_names
+        else {}
+    )
+    doc_group = (
+        dict(zip(data.corpus["_id"], data.corpus[field], strict=True))
+        if field in data.corpus.column_names
+        else {}
+    )
+    counts: Counter[str] = Counter()
+    for split in data.splits():
+        for qid, pos in data.positives(split).items():
+            g = own.get(qid) or doc_group.get(pos[0]) or hc.id_group(pos[0])
+            if g is not None:
+                counts[str(g)] += 1
+    return counts
+
+
+@_guarded
+def cmd_stats(args: argparse.Namespace) -> int:
+    """``corpus stats --dataset NAME|PATH``: sizes, words per document, queries per group."""
+    data = hc.load_beir(hc.resolve_dataset(args.dataset), validate=not args.no_validate)
+    words = [len(t.split()) for t in hc.passage_texts(data.corpus)]
+    print(f"dataset      {data.name} ({data.folder})")
+    print(f"documents    {len(data.corpus)}")
+    print(f"queries      {len(data.queries)} in the queries file")
+    for split in data.splits():
+        pos = data.positives(split)
+        n_pos = sum(len(p) for p in pos.values())
+        print(f"  {split:<10} {len(data.qrels[split])} queries, {n_pos} positives")
+    if words:
+        print(
+            f"words/doc    mean {sum(words) / len(words):.1f}, "
+            f"max {max(words)} (title + text)"
+        )
+    counts = _group_counts(data, args.group_field)
+    if counts:
+        print(f"queries per {args.group_field} ({len(counts)} groups), top 10:")
+        for g, n in counts.most_common(10):
+            print(f"  {g:<30} {n}")
+    return 0
+
+
+@_guarded
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``corpus validate --dataset PATH``: every check of :func:`~hardneg_kit.corpus.load_beir`."""
+    data = hc.load_beir(hc.resolve_dataset(args.dataset), validate=True)
+    splits = ", ".join(f"{s} {len(q)}" for s, q in data.qrels.items()) or "no qrels"
+    print(f"OK {data.folder}: {len(data.corpus)} documents, {len(data.queries)} queries ({splits})")
+    return 0
+
+
+@_guarded
+def cmd_from_folder(args: argparse.Namespace) -> int:
+    """``corpus from-folder --docs DIR [--questions FILE] --output DIR``: build a BEIR folder."""
+    corpus = hc.corpus_from_folder(args.docs, max_words=args.max_words)
+    if args.questions:
+        queries, qrels = hc.queries_from_file(args.questions, corpus, split=args.split)
+    else:
+        import datasets
+
+        queries, qrels = datasets.Dataset.from_dict({"_id": [], "text": []}), {}
+    out = hc.write_beir_folder(args.output, corpus, queries, qrels)
+    hc.load_beir(out, splits=list(qrels))  # what we wrote must load back
+    print(f"wrote {out}: {len(corpus)} passages, {len(queries)} questions")
+    return 0
+
+
+@_guarded
+def cmd_sample(args: argparse.Namespace) -> int:
+    """``corpus sample --dataset NAME --profile smoke --output DIR``: write a sampled copy."""
+    profile = get_profile(args.profile)
+    data = hc.load_beir(hc.resolve_dataset(args.dataset))
+    caps = hc.query_caps(profile, data.splits())
+    small = hc.sample(
+        data, profile.max_documents, caps, seed=args.seed, group_field=args.group_field or None
+    )
+    out = hc.write_beir_folder(args.output, small.corpus, small.queries, small.qrels)
+    splits = ", ".join(f"{s} {len(q)}" for s, q in small.qrels.items())
+    print(f"wrote {out}: {len(small.corpus)} documents, {len(small.queries)} queries ({splits})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``corpus`` command to a parser's subcommands; each action sets ``handler``.
+
+    >>> parser = argparse.ArgumentParser()
+    >>> _ = register(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["corpus", "validate", "--dataset", "aws-cli"])
+    >>> args.handler.__name__
+    'cmd_validate'
+    """
+    p = subparsers.add_parser(
+        "corpus", help="inspect, validate, sample or build BEIR datasets",
+        description="Inspect, validate, sample or build BEIR datasets.",
+    )
+    actions = p.add_subparsers(dest="corpus_action", metavar="ACTION", required=True)
+
+    def dataset_arg(a: argparse.ArgumentParser) -> None:
+        a.add_argument(
+            "--dataset", required=True, help="shipped dataset name (aws-cli) or a BEIR folder"
+        )
+
+    a = actions.add_parser("stats", help="sizes, words per document, queries per group")
+    dataset_arg(a)
+    a.add_argument("--group-field", default="service", help="field that groups queries")
+    a.add_argument("--no-validate", action="store_true", help="skip the checks (faster)")
+    a.set_defaults(handler=cmd_stats)
+
+    a = actions.add_parser("validate", help="check a BEIR folder; exit 2 with the first problem")
+    dataset_arg(a)
+    a.set_defaults(handler=cmd_validate)
+
+    a = actions.add_parser("from-folder", help="Markdown / rST / text files -> a BEIR folder")
+    a.add_argument("--docs", required=True, help="folder of .md, .rst and .txt files")
+    a.add_argument(
+        "--questions", help="CSV or JSONL with question,document (a doc id or a file path)"
+    )
+    a.add_argument("--split", default="test", help="split for questions without a split column")
+    a.add_argument("--max-words", type=int, default=200, help="words per passage at most")
+    a.add_argument("--output", required=True, help="folder to write")
+    a.set_defaults(handler=cmd_from_folder)
+
+    a = actions.add_parser("sample", help="write a copy sampled to a profile's size")
+    dataset_arg(a)
+    a.add_argument(
+        "--profile", choices=sorted(PROFILES), default=None,
+        help="run size (default: $HARDNEG_PROFILE or 'workshop')",
+    )
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--group-field", default="service", help="neighbour groups ('' for none)")
+    a.add_argument("--output", required=True, help="folder to write")
+    a.set_defaults(handler=cmd_sample)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``corpus ...`` on its own: ``main(["corpus", "stats", "--dataset", "aws-cli"])``."""
+    parser = argparse.ArgumentParser(prog="hardneg-kit")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
