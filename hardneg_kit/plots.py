@@ -1,0 +1,83 @@
+"""Plots for the notebooks: each function draws on a new (or given) axis and returns the figure.
+
+Example:
+    >>> from hardneg_kit.plots import plot_document_lengths
+    >>> fig = plot_document_lengths(data.corpus)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def _axis(ax=None, figsize=(7, 3.5)):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def plot_document_lengths(corpus, ax=None, bins: int = 60, clip: int = 600):
+    """Histogram of words per document (title + text), clipped at ``clip`` words."""
+    fig, ax = _axis(ax)
+    pairs = zip(corpus["title"], corpus["text"], strict=True)
+    words = np.array([len(f"{t} {x}".split()) for t, x in pairs])
+    median = float(np.median(words))
+    ax.hist(np.minimum(words, clip), bins=bins, color="#4C72B0")
+    ax.axvline(median, color="black", ls="--", lw=1, label=f"median {median:.0f}")
+    ax.set(xlabel=f"words per document (clipped at {clip})", ylabel="documents")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_top_groups(values, top: int = 20, ax=None, label: str = "queries"):
+    """Horizontal bar chart of the ``top`` most frequent values (e.g. queries per service)."""
+    fig, ax = _axis(ax, figsize=(7, 0.25 * top + 1))
+    counts = Counter(values).most_common(top)[::-1]
+    ax.barh([c[0] for c in counts], [c[1] for c in counts], color="#55A868")
+    ax.set(xlabel=label)
+    fig.tight_layout()
+    return fig
+
+
+def plot_metric_bars(table: pd.DataFrame, metrics: tuple[str, ...] = ("mrr@10", "recall@100"),
+                     ax=None):
+    """Grouped bars: one group per row (retriever), one bar per metric."""
+    fig, ax = _axis(ax, figsize=(8, 3.5))
+    x = np.arange(len(table))
+    width = 0.8 / len(metrics)
+    for i, m in enumerate(metrics):
+        bars = ax.bar(x + i * width, table[m].to_numpy(), width, label=m)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(x + width * (len(metrics) - 1) / 2, table.index, rotation=20, ha="right")
+    ax.set(ylim=(0, 1.05), ylabel="score")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_heatmap(matrix: pd.DataFrame, title: str = "", ax=None, fmt: str = "{:.2f}",
+                 cmap: str = "viridis"):
+    """An annotated heatmap of a square (or any) DataFrame."""
+    fig, ax = _axis(ax, figsize=(1.1 * len(matrix.columns) + 2, 0.8 * len(matrix) + 1.5))
+    im = ax.imshow(matrix.to_numpy(dtype=float), cmap=cmap, vmin=0, vmax=1)
+    ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=30, ha="right")
+    ax.set_yticks(range(len(matrix.index)), matrix.index)
+    for (i, j), v in np.ndenumerate(matrix.to_numpy(dtype=float)):
+        ax.text(j, i, fmt.format(v), ha="center", va="center",
+                color="white" if v < 0.6 else "black", fontsize=8)
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def counts_table(counts: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
+    """``{dataset: {column: n}}`` as a DataFrame with zeros for missing cells."""
+    return pd.DataFrame(counts).T.fillna(0).astype(int)
