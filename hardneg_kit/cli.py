@@ -15,10 +15,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hardneg_kit import cli_corpus
+from hardneg_kit import cli_corpus, cli_mining, cli_retrieval
 from hardneg_kit.profiles import ENV_VAR, PROFILES
 
-COMMAND_MODULES = [cli_corpus]
+COMMAND_MODULES = [cli_corpus, cli_retrieval, cli_mining]
 
 
 class UserError(Exception):

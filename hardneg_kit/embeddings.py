@@ -1,0 +1,211 @@
+"""Embeddings of queries and passages, cached on disk per encoder and per text.
+
+An entry is keyed by the encoder's ``fingerprint`` and the content of all texts, so a changed
+model or corpus is never served stale. Each entry also stores a 16-byte hash per text; on a miss,
+rows of earlier entries whose text is unchanged are reused, so editing one passage re-encodes
+only that passage. Files are written atomically; an unreadable or malformed entry is logged as a
+warning and recomputed.
+
+Layout: ``cache_dir("embeddings", <name>, <fingerprint>, "passages"|"queries")`` holds
+``<key>.npy`` (float32, ``(n, dim)``) and ``<key>.ids.npy`` (``S16`` text hashes).
+
+Example:
+    >>> from hardneg_kit.embeddings import embed_passages
+    >>> encoder = load_encoder("minilm-l6")  # doctest: +SKIP
+    >>> emb = embed_passages(encoder, ["aws s3 rb deletes a bucket"])  # doctest: +SKIP
+    >>> emb.shape, emb.dtype  # doctest: +SKIP
+    ((1, 384), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from hardneg_kit.cache import atomic_path, cache_dir, content_key
+
+logger = logging.getLogger(__name__)
+
+#: earlier entries scanned for reusable rows on a cache miss (newest first)
+MAX_REUSE_ENTRIES = 8
+
+
+class TextEncoder(Protocol):
+    """What the cache needs from an encoder (see :class:`hardneg_kit.models.Encoder`)."""
+
+    name: str
+    fingerprint: str
+
+    def encode_queries(
+        self, texts: list[str], batch_size: int = 32, show_progress_bar: bool | None = None
+    ) -> np.ndarray: ...
+
+    def encode_passages(
+        self, texts: list[str], batch_size: int = 32, show_progress_bar: bool | None = None
+    ) -> np.ndarray: ...
+
+
+def embed_passages(
+    encoder: TextEncoder,
+    texts: list[str],
+    batch_size: int = 32,
+    cache: bool = True,
+    show_progress_bar: bool | None = None,
+) -> np.ndarray:
+    """Embed passages with ``encoder.encode_passages``, through the on-disk cache.
+
+    >>> embed_passages(encoder, ["first passage", "second passage"]).shape  # doctest: +SKIP
+    (2, 384)
+    """
+    return _embed(encoder, texts, "passages", batch_size, cache, show_progress_bar)
+
+
+def embed_queries(
+    encoder: TextEncoder,
+    texts: list[str],
+    batch_size: int = 32,
+    cache: bool = True,
+    show_progress_bar: bool | None = None,
+) -> np.ndarray:
+    """Embed queries with ``encoder.encode_queries``, through the on-disk cache.
+
+    >>> embed_queries(encoder, ["how do I delete a bucket"]).shape  # doctest: +SKIP
+    (1, 384)
+    """
+    return _embed(encoder, texts, "queries", batch_size, cache, show_progress_bar)
+
+
+def embeddings_dir(encoder: TextEncoder, kind: str) -> Path:
+    """The cache folder of one encoder and kind (``"passages"`` or ``"queries"``)."""
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.name).strip("_") or "encoder"
+    return cache_dir("embeddings", safe_name, encoder.fingerprint, kind)
+
+
+def text_hashes(texts: list[str]) -> np.ndarray:
+    """One 16-byte BLAKE2b hash per text, as an ``S16`` array."""
+    return np.array(
+        [hashlib.blake2b(t.encode("utf-8"), digest_size=16).digest() for t in texts], dtype="S16"
+    )
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _encode(
+    encoder: TextEncoder, texts: list[str], kind: str, batch_size: int, progress: bool | None
+) -> np.ndarray:
+    fn = encoder.encode_passages if kind == "passages" else encoder.encode_queries
+    emb = np.asarray(fn(texts, batch_size=batch_size, show_progress_bar=progress), np.float32)
+    if emb.ndim != 2 or emb.shape[0] != len(texts):
+        raise ValueError(
+            f"Encoder {encoder.name!r} returned shape {emb.shape} for {len(texts)} texts."
+        )
+    return emb
+
+
+def _load_valid(path: Path, n: int, mmap: bool = False) -> np.ndarray | None:
+    """Load a cached array; ``None`` (with a warning) if it is unreadable or malformed."""
+    try:
+        arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        logger.warning("Embedding cache file %s is unreadable (%s); recomputing.", path, exc)
+        return None
+    bad = arr.ndim != 2 or arr.shape[0] != n or arr.dtype != np.float32
+    if not bad and not mmap:
+        bad = not bool(np.isfinite(arr).all())
+    if bad:
+        logger.warning(
+            "Embedding cache file %s is malformed (shape %s, dtype %s, expected %d rows of "
+            "finite float32); recomputing.",
+            path,
+            arr.shape,
+            arr.dtype,
+            n,
+        )
+        return None
+    return arr
+
+
+def _reusable_rows(folder: Path, exclude: Path) -> dict[bytes, tuple[np.ndarray, int]]:
+    """Map text hash -> (embeddings of an earlier entry, row) over the newest valid entries."""
+    found: dict[bytes, tuple[np.ndarray, int]] = {}
+    id_files = sorted(folder.glob("*.ids.npy"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for ids_path in id_files[:MAX_REUSE_ENTRIES]:
+        emb_path = ids_path.with_name(ids_path.name[: -len(".ids.npy")] + ".npy")
+        if emb_path == exclude or not emb_path.exists():
+            continue
+        try:
+            ids = np.load(ids_path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            continue
+        if ids.ndim != 1 or ids.dtype != np.dtype("S16"):
+            continue
+        emb = _load_valid(emb_path, len(ids), mmap=True)
+        if emb is None:
+            continue
+        for row, h in enumerate(ids.tolist()):
+            found.setdefault(h, (emb, row))
+    return found
+
+
+def _embed(
+    encoder: TextEncoder,
+    texts: list[str],
+    kind: str,
+    batch_size: int,
+    cache: bool,
+    progress: bool | None,
+) -> np.ndarray:
+    texts = list(texts)
+    if not texts:
+        return _encode(encoder, texts, kind, batch_size, progress)
+    if not cache:
+        return _encode(encoder, texts, kind, batch_size, progress)
+
+    folder = embeddings_dir(encoder, kind)
+    key = content_key(encoder.fingerprint, kind, texts)[:40]
+    path = folder / f"{key}.npy"
+    if path.exists():
+        emb = _load_valid(path, len(texts))
+        if emb is not None:
+            logger.info("Embeddings of %d %s by %s: cache hit", len(texts), kind, encoder.name)
+            return emb
+
+    hashes = text_hashes(texts)
+    reuse = _reusable_rows(folder, exclude=path)
+    missing: dict[bytes, int] = {}  # hash -> index of its first text among the missing
+    rows: list[tuple[int, np.ndarray]] = []
+    for i, h in enumerate(hashes.tolist()):
+        if h in reuse:
+            src, row = reuse[h]
+            rows.append((i, np.asarray(src[row])))
+        else:
+            missing.setdefault(h, i)
+    logger.info(
+        "Embeddings of %d %s by %s: %d reused, %d unique texts to encode",
+        len(texts),
+        kind,
+        encoder.name,
+        len(rows),
+        len(missing),
+    )
+    new = _encode(encoder, [texts[i] for i in missing.values()], kind, batch_size, progress)
+    dim = new.shape[1] if len(missing) else rows[0][1].shape[0]
+    emb = np.empty((len(texts), dim), dtype=np.float32)
+    for i, vec in rows:
+        emb[i] = vec
+    new_row = {h: j for j, h in enumerate(missing)}
+    for i, h in enumerate(hashes.tolist()):
+        if h in new_row:
+            emb[i] = new[new_row[h]]
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, emb)
+    with atomic_path(folder / f"{key}.ids.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, hashes)
+    return emb
