@@ -1,0 +1,235 @@
+"""Mining on a 48-passage fixture: invariants, PCA conditions, determinism, peer check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hardneg_kit import cli_mining
+from hardneg_kit.corpus import load_beir
+from hardneg_kit.mining import (
+    MiningError,
+    MiningResult,
+    ensemble_space,
+    mine,
+    normalise_text,
+    prepare,
+    to_dataset,
+)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mining"
+MODELS = ("minilm-l6", "paraphrase-minilm-l3", "static-minilm")
+STRATEGIES = [
+    ("random", {}),
+    ("bm25", {}),
+    ("dense:minilm-l6", {}),
+    ("dense:minilm-l6", {"max_relative": 0.95, "sampling": "random", "window": 10}),
+    ("fusion", {}),
+    ("fusion", {"method": "combsum", "random_share": 0.34}),
+    ("ensemble-pca", {}),
+    ("ensemble-pca", {"fallback": "closest"}),
+    ("ensemble-pca", {"fallback": "random"}),
+    ("semi-hard", {}),
+    ("semi-hard", {"band": (0.6, 0.9), "base": "dense:minilm-l6"}),
+]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_beir(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def inputs(data):
+    return prepare(data, "train")
+
+
+def _check_invariants(result: MiningResult, inputs, k: int) -> None:
+    assert set(r.query_id for r in result.rows).isdisjoint(result.skipped)
+    assert {r.query_id for r in result.rows} | set(result.skipped) == set(inputs.query_ids)
+    assert all(result.skipped.values())
+    for row in result.rows:
+        positives = set(inputs.positives[row.query_id])
+        pos_texts = {normalise_text(inputs.passages[inputs.doc_row[p]]) for p in positives}
+        assert row.positive_ids == inputs.positives[row.query_id]
+        assert 0 < len(row.negative_ids) <= k
+        assert len(set(row.negative_ids)) == len(row.negative_ids), "duplicates"
+        assert not positives & set(row.negative_ids), "a positive returned as negative"
+        for n in row.negative_ids:
+            assert normalise_text(inputs.passages[inputs.doc_row[n]]) not in pos_texts
+        assert len(row.scores) == len(row.negative_ids) == len(row.sources)
+
+
+@pytest.mark.parametrize(("strategy", "params"), STRATEGIES)
+def test_invariants_and_determinism(inputs, strategy, params):
+    a = mine(inputs, "train", strategy, models=MODELS, num_negatives=3, seed=1, **params)
+    _check_invariants(a, inputs, 3)
+    b = mine(inputs, "train", strategy, models=MODELS, num_negatives=3, seed=1, **params)
+    assert a.negatives() == b.negatives() and a.skipped == b.skipped
+
+
+def test_random_seed_changes_negatives(inputs):
+    a = mine(inputs, "train", "random", num_negatives=3, seed=0).negatives()
+    b = mine(inputs, "train", "random", num_negatives=3, seed=1).negatives()
+    assert a != b
+
+
+def test_near_copies_are_never_negatives(inputs):
+    # s3/rb-copy has the text of s3/rb up to case and punctuation: q1's positive.
+    for strategy in ("bm25", "dense:minilm-l6", "fusion"):
+        result = mine(inputs, "train", strategy, num_negatives=5)
+        assert "s3/rb-copy" not in result.negatives().get("q1", [])
+        assert result.counts["near_copies"] >= 1
+
+
+def test_ensemble_conditions_hold_on_output(inputs):
+    result = mine(inputs, "train", "ensemble-pca", models=MODELS, num_negatives=3)
+    space = ensemble_space(inputs, MODELS, 0.95, seed=0)
+    assert space.explained_variance_ratio.sum() >= 0.95
+    assert result.rows, "the fixture should give some query a negative"
+    for row in result.rows:
+        q = space.queries[inputs.query_row[row.query_id]]
+        for n in row.negative_ids:
+            d = space.docs[inputs.doc_row[n]]
+            for p in row.positive_ids:
+                pv = space.docs[inputs.doc_row[p]]
+                assert 1 - q @ d < 1 - q @ pv  # d(Q,D) < d(Q,P)
+                assert 1 - q @ d < 1 - pv @ d  # d(Q,D) < d(P,D)
+        assert row.scores == sorted(row.scores, reverse=True)
+    # every query is reported: the fixture leaves most without a survivor
+    assert len(result.rows) + len(result.skipped) == len(inputs.query_ids)
+    assert set(result.skipped.values()) <= {"no candidate met the ensemble conditions"}
+
+
+def test_filters_hold_on_output(inputs):
+    result = mine(inputs, "train", "dense:minilm-l6", num_negatives=4, max_relative=0.95)
+    for row in result.rows:
+        lowest = min(row.positive_scores)
+        assert all(s <= lowest - abs(lowest) * 0.05 + 1e-6 for s in row.scores)
+    capped = mine(inputs, "train", "dense:minilm-l6", num_negatives=4, max_score=0.4)
+    assert all(s <= 0.4 for row in capped.rows for s in row.scores)
+    assert capped.counts["max_score"] > 0
+    with pytest.raises(MiningError, match="relative/margin"):
+        mine(inputs, "train", "ensemble-pca", max_relative=0.95)
+
+
+def test_single_model_top_k_agrees_with_sentence_transformers(data, inputs):
+    from datasets import Dataset
+    from sentence_transformers.util import mine_hard_negatives
+
+    from hardneg_kit.models import load_encoder
+
+    k = 4
+    ours = mine(inputs, "train", "dense:minilm-l6", num_negatives=k, near_copy=None)
+    pairs = [
+        (inputs.queries[i], inputs.passages[inputs.doc_row[p]])
+        for i, q in enumerate(inputs.query_ids)
+        for p in inputs.positives[q]
+    ]
+    peer = mine_hard_negatives(
+        Dataset.from_dict({"query": [a for a, _ in pairs], "positive": [b for _, b in pairs]}),
+        load_encoder("minilm-l6").model,
+        corpus=inputs.passages,
+        range_min=0,
+        range_max=k,
+        num_negatives=k,
+        sampling_strategy="top",
+        output_format="n-tuple",
+        verbose=False,
+    )
+    theirs = {r["query"]: [r[f"negative_{i}"] for i in range(1, k + 1)] for r in peer}
+    q_text = dict(zip(inputs.query_ids, inputs.queries, strict=True))
+    mine_texts = {
+        q_text[q]: [inputs.passages[inputs.doc_row[d]] for d in negs]
+        for q, negs in ours.negatives().items()
+    }
+    # the text duplicate of s3/rb is a separate passage for us, the positive itself for them
+    compared = {q: n for q, n in mine_texts.items() if "bucket and everything" not in q}
+    assert len(compared) >= 14
+    for q, negs in compared.items():
+        assert negs == theirs[q], q
+
+
+def test_formats_have_sentence_transformers_columns(data, inputs):
+    result = mine(inputs, "train", "dense:minilm-l6", num_negatives=2)
+    n_pairs = sum(len(r.positive_ids) * len(r.negative_ids) for r in result.rows)
+    triplet = to_dataset(result, data, "triplet")
+    assert triplet.column_names == ["query", "positive", "negative"] and len(triplet) == n_pairs
+    assert to_dataset(result, data, "n-tuple").column_names == [
+        "query", "positive", "negative_1", "negative_2"
+    ]
+    pair = to_dataset(result, data, "labeled-pair")
+    assert pair.column_names == ["query", "positive", "label"] and set(pair["label"]) == {0, 1}
+    lst = to_dataset(result, data, "labeled-list")
+    assert lst.column_names == ["query", "positive", "labels"] and lst[0]["labels"] == [1, 0, 0]
+    scored = to_dataset(result, data, "triplet", output_scores=True)
+    assert scored.column_names[-1] == "scores"
+    q1 = inputs.queries[inputs.query_row["q1"]]
+    assert triplet[0]["query"] == q1
+    assert triplet[0]["positive"] == "aws s3 rb\n" + data.corpus[data.doc_index()["s3/rb"]]["text"]
+
+
+def test_jsonl_round_trip(tmp_path, inputs):
+    result = mine(inputs, "train", "ensemble-pca", models=MODELS, num_negatives=2)
+    path = result.to_jsonl(tmp_path / "neg.jsonl")
+    back = MiningResult.read_jsonl(path)
+    assert back.negatives() == result.negatives() and back.skipped == result.skipped
+    assert back.strategy == "ensemble-pca"
+    assert len(path.read_text().splitlines()) == len(inputs.query_ids)
+
+
+def test_clear_errors(data, tmp_path):
+    with pytest.raises(MiningError, match="Unknown strategy 'bm52'"):
+        mine(data, "train", "bm52")
+    with pytest.raises(MiningError, match="Unknown strategy 'dense'"):
+        mine(data, "train", "dense")
+    with pytest.raises(ValueError, match="no-such-model"):
+        mine(data, "train", "dense:no-such-model")
+    empty = Path(shutil.copytree(FIXTURE, tmp_path / "empty"))
+    (empty / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\n")
+    with pytest.raises(MiningError, match="no queries with a positive"):
+        mine(load_beir(empty), "train", "bm25")
+    missing = load_beir(FIXTURE)
+    missing.corpus = missing.corpus.filter(lambda r: r["_id"] != "s3/rb")
+    with pytest.raises(MiningError, match="missing from the corpus.*s3/rb"):
+        mine(missing, "train", "random")
+
+
+def _cli(argv):
+    """Run ``mine`` as hardneg_kit.cli does: handler exit code, or (2, message) on a ValueError."""
+    parser = argparse.ArgumentParser()
+    cli_mining.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ValueError as exc:
+        return 2, str(exc)
+
+
+def test_cli_writes_jsonl_and_formats(tmp_path, capsys):
+    out = tmp_path / "neg.jsonl"
+    argv = ["mine", "--dataset", str(FIXTURE), "--strategy", "dense:minilm-l6",
+            "--num-negatives", "2", "--output", str(out), "--filter", "relative:0.95"]
+    assert _cli(argv) == 0
+    assert "queries with negatives" in capsys.readouterr().out
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 16 and all(len(r["negative_ids"]) <= 2 for r in rows)
+    tri = tmp_path / "tri.jsonl"
+    assert _cli(argv[:-4] + ["--output", str(tri), "--format", "triplet"]) == 0
+    assert set(json.loads(tri.read_text().splitlines()[0])) == {"query", "positive", "negative"}
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    base = ["mine", "--dataset", str(FIXTURE), "--output", str(tmp_path / "x.jsonl")]
+    code, msg = _cli(base + ["--strategy", "nope"])
+    assert code == 2 and "Unknown strategy" in msg and "\n" not in msg
+    code, msg = _cli(base + ["--strategy", "fusion", "--models", "minilm-l6,nope"])
+    assert code == 2 and "nope" in msg
+    code, msg = _cli(base + ["--filter", "relative"])
+    assert code == 2 and "Bad filter" in msg
+    code, msg = _cli(base + ["--strategy", "bm25", "--variance", "0.9"])
+    assert code == 2 and "variance" in msg
