@@ -231,3 +231,67 @@ def warm_up_ranx() -> None:
     compare_runs(qrels, {"a": a, "b": b}, metrics=["mrr@10"], stat_test="student")
     _warmed = True
     logger.info("ranx warmed up in %.1f s", time.perf_counter() - start)
+
+
+def topk_overlap(runs: Mapping[str, Run], k: int = 10) -> pd.DataFrame:
+    """Mean Jaccard similarity of the top-``k`` sets of every pair of runs (over shared queries).
+
+    1 means two retrievers return the same documents; low values mean diverse candidates, which
+    is what an ensemble needs.
+
+    >>> topk_overlap({"bm25": bm25_run, "dense": dense_run}, k=10)  # doctest: +SKIP
+    """
+    import numpy as np
+    import pandas as pd
+
+    names = list(runs)
+    tops = {n: {q: _top(runs[n][q], k) for q in runs[n].keys()} for n in names}
+    matrix = np.eye(len(names))
+    for i, a in enumerate(names):
+        for j in range(i + 1, len(names)):
+            b = names[j]
+            shared = tops[a].keys() & tops[b].keys()
+            vals = [
+                len(tops[a][q] & tops[b][q]) / len(tops[a][q] | tops[b][q])
+                for q in shared
+                if tops[a][q] | tops[b][q]
+            ]
+            matrix[i, j] = matrix[j, i] = float(np.mean(vals)) if vals else float("nan")
+    return pd.DataFrame(matrix, index=names, columns=names)
+
+
+def _top(hits: Mapping[str, float], k: int) -> set[str]:
+    return {d for d, _ in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[:k]}
+
+
+def first_relevant_rank(run: Run, qrels: Qrels) -> dict[str, int | None]:
+    """Rank (1-based) of the first relevant document per qrels query; ``None`` if not retrieved.
+
+    >>> first_relevant_rank(run, qrels)["q1"]  # doctest: +SKIP
+    3
+    """
+    out: dict[str, int | None] = {}
+    for q in qrels.keys():
+        relevant = {d for d, r in qrels[q].items() if r > 0}
+        hits = run[q] if q in run.keys() else {}
+        ranked = sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))
+        out[q] = next((i + 1 for i, (d, _) in enumerate(ranked) if d in relevant), None)
+    return out
+
+
+def disagreements(
+    run_a: Run, run_b: Run, qrels: Qrels, good: int = 1, bad: int = 10
+) -> list[tuple[str, int | None, int | None]]:
+    """Queries that ``run_a`` answers at rank <= ``good`` while ``run_b`` ranks below ``bad``.
+
+    Returns ``(query id, rank in a, rank in b)``; swap the runs for the other direction.
+
+    >>> disagreements(bm25_run, dense_run, qrels)[:3]  # doctest: +SKIP
+    [('ec2/create-tags#1', 1, 27), ...]
+    """
+    ra, rb = first_relevant_rank(run_a, qrels), first_relevant_rank(run_b, qrels)
+    return [
+        (q, ra[q], rb[q])
+        for q in qrels.keys()
+        if ra[q] is not None and ra[q] <= good and (rb[q] is None or rb[q] > bad)
+    ]

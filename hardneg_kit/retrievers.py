@@ -640,3 +640,53 @@ def read_trec(path: str | Path, name: str | None = None) -> Run:
     except ValueError as exc:
         msg = f"{path} is not a TREC run file (qid Q0 docid rank score tag): {exc}"
         raise ValueError(msg) from None
+
+
+def run_retrievers(
+    specs: Sequence[str],
+    doc_ids: list[str],
+    passages: list[str],
+    query_ids: list[str],
+    queries: list[str],
+    top_k: int = 100,
+    **fusion_kwargs: Any,
+) -> dict[str, Run]:
+    """Search with every spec, indexing each base retriever once; fusion reuses member runs.
+
+    ``specs`` may mix ``bm25``, ``dense:<model>`` and ``fusion:<a>+<b>``; a fusion's members are
+    run (once) even when not listed themselves. Returns ``{spec: Run}`` in the order given.
+
+    >>> runs = run_retrievers(["bm25", "dense:minilm-l6", "fusion:bm25+dense:minilm-l6"],
+    ...                       doc_ids, passages, qids, queries)  # doctest: +SKIP
+    """
+    import time
+
+    base: dict[str, Run] = {}
+
+    def base_run(spec: str) -> Run:
+        if spec not in base:
+            start = time.perf_counter()
+            retriever = make_retriever(spec).index(doc_ids, passages)
+            base[spec] = retriever.search(query_ids, queries, top_k)
+            base[spec].name = spec
+            logger.info("%s: %.1f s", spec, time.perf_counter() - start)
+        return base[spec]
+
+    out: dict[str, Run] = {}
+    for spec in specs:
+        if spec.startswith("fusion:"):
+            fusion = make_retriever(spec, **fusion_kwargs)
+            members = [base_run(p.strip()) for p in spec.removeprefix("fusion:").split("+")]
+            fused = fusion.fuse_runs(members)
+            # Cut to top_k like every other run (ranx keeps the union of the members' lists).
+            cut = {
+                q: dict(sorted(fused[q].items(), key=lambda kv: (-kv[1], kv[0]))[:top_k])
+                if q in fused.keys()
+                else {}
+                for q in query_ids
+            }
+            fused = make_run(cut, name=spec)
+            out[spec] = fused
+        else:
+            out[spec] = base_run(spec)
+    return out

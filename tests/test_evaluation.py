@@ -128,3 +128,19 @@ def test_markdown_table():
         "| bm25 | 0.51 | a\\|b |",
         "| dense |  | c |",
     ]
+
+
+def test_topk_overlap_first_rank_and_disagreements():
+    from ranx import Qrels, Run
+
+    from hardneg_kit.evaluation import disagreements, first_relevant_rank, topk_overlap
+
+    qrels = Qrels({"q1": {"d1": 1}, "q2": {"d4": 1}})
+    a = Run({"q1": {"d1": 3.0, "d2": 2.0}, "q2": {"d4": 1.0}}, name="a")
+    b = Run({"q1": {"d2": 3.0, "d3": 2.0, "d1": 1.0}, "q2": {"d5": 1.0}}, name="b")
+    overlap = topk_overlap({"a": a, "b": b}, k=2)
+    # q1: {d1,d2} vs {d2,d3} -> 1/3; q2: {d4} vs {d5} -> 0; mean 1/6
+    assert overlap.loc["a", "b"] == pytest.approx(1 / 6) and overlap.loc["a", "a"] == 1.0
+    assert first_relevant_rank(b, qrels) == {"q1": 3, "q2": None}
+    assert disagreements(a, b, qrels, good=1, bad=2) == [("q1", 1, 3), ("q2", 1, None)]
+    assert disagreements(b, a, qrels) == []

@@ -455,3 +455,19 @@ def test_cli_empty_query_set_is_an_error(tmp_path, capsys):
                "--output", str(tmp_path / "x.trec")])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.startswith("error: ") and "\n" not in err
+
+
+def test_run_retrievers_indexes_once_and_fuses_member_runs():
+    from hardneg_kit.retrievers import run_retrievers
+
+    docs = ["d1", "d2", "d3", "d4"]
+    passages = ["delete an s3 bucket", "create a bucket", "list ec2 instances", "stop an instance"]
+    runs = run_retrievers(
+        ["bm25", "fusion:bm25+bm25plus"], docs, passages, ["q1", "q2"],
+        ["delete bucket", "nothing matches zzz"], top_k=2,
+    )
+    assert list(runs) == ["bm25", "fusion:bm25+bm25plus"]
+    assert next(iter(runs["bm25"]["q1"])) == "d1"
+    fused = runs["fusion:bm25+bm25plus"]
+    assert set(fused.keys()) == {"q1", "q2"} and len(fused["q2"]) == 0
+    assert max(fused["q1"], key=fused["q1"].get) == "d1" and len(fused["q1"]) <= 2
