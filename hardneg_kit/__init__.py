@@ -7,3 +7,10 @@ Importing the package is cheap: heavy libraries load in the modules that need th
 """
 
 __version__ = "0.1.0"
+
+import os as _os
+
+# The packaged MiniLM carries an unused ``position_ids`` buffer, which transformers reports as a
+# "LOAD REPORT" table at every load: noise that only confuses learners. Set the variable
+# yourself to see it.
+_os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -15,10 +15,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hardneg_kit import cli_corpus, cli_mining, cli_retrieval
+from hardneg_kit import cli_corpus, cli_demo, cli_mining, cli_retrieval
 from hardneg_kit.profiles import ENV_VAR, PROFILES
 
-COMMAND_MODULES = [cli_corpus, cli_retrieval, cli_mining]
+COMMAND_MODULES = [cli_corpus, cli_retrieval, cli_mining, cli_demo]
 
 
 class UserError(Exception):
@@ -51,9 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # The kit says what it does; libraries speak up only for warnings (-v shows everything).
+    logging.getLogger("hardneg_kit").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if getattr(args, "profile", None):
         os.environ[ENV_VAR] = args.profile
     try:
