@@ -7,39 +7,21 @@
     python -m hardneg_kit corpus from-folder --docs my-docs/ --questions q.csv --output my-beir/
     python -m hardneg_kit corpus sample --dataset aws-cli --profile smoke --output /tmp/aws-smoke
 
-Wire it into a parser with :func:`register`; bad input ends with one line on stderr and exit
-status 2. Until the main CLI exists, ``python -m hardneg_kit.cli_corpus corpus stats ...`` works.
+Wire it into a parser with :func:`register`; :func:`hardneg_kit.cli.main` turns bad input into one
+line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
-from functools import wraps
 
 from hardneg_kit import corpus as hc
 from hardneg_kit.profiles import PROFILES, get_profile
 
 logger = logging.getLogger(__name__)
 
-EXIT_BAD_INPUT = 2
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn DataError / FileNotFoundError into one stderr line and exit status 2."""
-
-    @wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except (hc.DataError, FileNotFoundError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-
-    return run
 
 
 def _group_counts(data: hc.BeirData, field: str) -> Counter[str]:
@@ -63,7 +45,6 @@ def _group_counts(data: hc.BeirData, field: str) -> Counter[str]:
     return counts
 
 
-@_guarded
 def cmd_stats(args: argparse.Namespace) -> int:
     """``corpus stats --dataset NAME|PATH``: sizes, words per document, queries per group."""
     data = hc.load_beir(hc.resolve_dataset(args.dataset), validate=not args.no_validate)
@@ -88,7 +69,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
 def cmd_validate(args: argparse.Namespace) -> int:
     """``corpus validate --dataset PATH``: every check of :func:`~hardneg_kit.corpus.load_beir`."""
     data = hc.load_beir(hc.resolve_dataset(args.dataset), validate=True)
@@ -97,7 +77,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
 def cmd_from_folder(args: argparse.Namespace) -> int:
     """``corpus from-folder --docs DIR [--questions FILE] --output DIR``: build a BEIR folder."""
     corpus = hc.corpus_from_folder(args.docs, max_words=args.max_words)
@@ -113,7 +92,6 @@ def cmd_from_folder(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
 def cmd_sample(args: argparse.Namespace) -> int:
     """``corpus sample --dataset NAME --profile smoke --output DIR``: write a sampled copy."""
     profile = get_profile(args.profile)
@@ -179,16 +157,3 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     a.add_argument("--output", required=True, help="folder to write")
     a.set_defaults(handler=cmd_sample)
     return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``corpus ...`` on its own: ``main(["corpus", "stats", "--dataset", "aws-cli"])``."""
-    parser = argparse.ArgumentParser(prog="hardneg-kit")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return args.handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

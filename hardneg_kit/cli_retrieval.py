@@ -17,32 +17,12 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import sys
-from collections.abc import Callable, Sequence
-from functools import wraps
 from pathlib import Path
 
 from hardneg_kit.profiles import ENV_VAR, PROFILES
 
 logger = logging.getLogger(__name__)
 
-EXIT_BAD_INPUT = 2
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn bad input (ValueError, FileNotFoundError, KeyError) into one stderr line, exit 2."""
-
-    @wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except (ValueError, FileNotFoundError) as exc:
-            if getattr(args, "verbose", False):
-                raise
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-
-    return run
 
 
 def _slug(text: str) -> str:
@@ -55,7 +35,6 @@ def _load(args: argparse.Namespace):
     return load_dataset(args.dataset, profile=args.profile)
 
 
-@_guarded
 def cmd_retrieve(args: argparse.Namespace) -> int:
     """``retrieve``: index the corpus, search the split's queries, write a TREC run file."""
     from hardneg_kit.corpus import passage_texts
@@ -83,7 +62,6 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``evaluate``: a metrics table of TREC run files on a split (``--compare``: significance)."""
     from hardneg_kit.evaluation import (
@@ -173,7 +151,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--output", default=None, help="run file (default: runs/<retriever>-<split>.trec)"
     )
-    p.set_defaults(handler=cmd_retrieve, func=cmd_retrieve)
+    p.set_defaults(handler=cmd_retrieve)
 
     p = subparsers.add_parser(
         "evaluate",
@@ -189,17 +167,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stat-test", choices=["student", "fisher"], default="student")
     p.add_argument("--max-p", type=float, default=0.05, help="significance level (0.05)")
     p.add_argument("--markdown", action="store_true", help="print a markdown table")
-    p.set_defaults(handler=cmd_evaluate, func=cmd_evaluate)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``retrieve`` / ``evaluate`` on their own: ``main(["evaluate", "--dataset", ...])``."""
-    parser = argparse.ArgumentParser(prog="hardneg-kit")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return args.handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    p.set_defaults(handler=cmd_evaluate)

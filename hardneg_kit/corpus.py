@@ -964,14 +964,6 @@ def write_beir_folder(
     from hardneg_kit.build.common import write_beir
 
     folder = Path(folder)
-    stale = [folder / ("corpus.jsonl" if gzip_corpus else "corpus.jsonl.gz")]
-    stale += [folder / "queries.jsonl.gz"]
-    if (folder / "qrels").is_dir():
-        stale += [p for p in (folder / "qrels").glob("*.tsv") if p.stem not in qrels]
-    for p in stale:
-        if p.is_file():
-            logger.info("Removing stale %s", p)
-            p.unlink()
     rows = {
         s: [(q, d, r) for q, docs in qs.items() for d, r in docs.items()]
         for s, qs in qrels.items()

@@ -14,8 +14,8 @@ from pathlib import Path
 import datasets
 import pytest
 
-from hardneg_kit import cli_corpus
 from hardneg_kit import corpus as hc
+from hardneg_kit.cli import main as cli_main
 from hardneg_kit.corpus import BeirData, DataError
 from hardneg_kit.profiles import get_profile
 
@@ -432,19 +432,19 @@ def test_write_beir_folder_round_trip(tmp_path: Path) -> None:
 
 
 def test_cli_stats_and_validate(capsys: pytest.CaptureFixture) -> None:
-    assert cli_corpus.main(["corpus", "stats", "--dataset", str(TINY)]) == 0
+    assert cli_main(["corpus", "stats", "--dataset", str(TINY)]) == 0
     out = capsys.readouterr().out
     assert "documents    12" in out and "train      4 queries" in out and "s3" in out
-    assert cli_corpus.main(["corpus", "validate", "--dataset", str(TINY)]) == 0
+    assert cli_main(["corpus", "validate", "--dataset", str(TINY)]) == 0
     assert capsys.readouterr().out.startswith("OK ")
 
 
 def test_cli_errors_are_one_line(tiny: Path, capsys: pytest.CaptureFixture) -> None:
     _edit(tiny / "corpus.jsonl", 5, '{"_id": "s3/ls", "text": "again"}')
-    assert cli_corpus.main(["corpus", "validate", "--dataset", str(tiny)]) == 2
+    assert cli_main(["corpus", "validate", "--dataset", str(tiny)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "corpus.jsonl:5:" in err
-    assert cli_corpus.main(["corpus", "stats", "--dataset", "no-such-set"]) == 2
+    assert cli_main(["corpus", "stats", "--dataset", "no-such-set"]) == 2
     assert "no-such-set" in capsys.readouterr().err
 
 
@@ -453,10 +453,10 @@ def test_cli_from_folder_and_sample(tmp_path: Path, capsys: pytest.CaptureFixtur
     questions.write_text("question,document\nhow to restore?,guide.md\n")
     out = tmp_path / "own"
     argv = ["corpus", "from-folder", "--docs", str(OWN_DOCS), "--questions", str(questions)]
-    assert cli_corpus.main([*argv, "--output", str(out)]) == 0
+    assert cli_main([*argv, "--output", str(out)]) == 0
     assert len(hc.load_beir(out).positives("test")["q1"]) == 11
     sampled = tmp_path / "sampled"
     argv = ["corpus", "sample", "--dataset", str(TINY), "--profile", "smoke"]
-    assert cli_corpus.main([*argv, "--output", str(sampled)]) == 0
+    assert cli_main([*argv, "--output", str(sampled)]) == 0
     assert len(hc.load_beir(sampled).corpus) == 12
     assert "wrote" in capsys.readouterr().out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import re
@@ -400,12 +399,9 @@ def test_minilm_ranks_a_paraphrase_above_an_unrelated_passage():
 
 
 def _cli(argv: list[str]) -> int:
-    from hardneg_kit import cli_retrieval
+    from hardneg_kit.cli import main
 
-    parser = argparse.ArgumentParser()
-    cli_retrieval.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    return main(argv)
 
 
 def test_cli_retrieve_then_evaluate(tmp_path, capsys):

@@ -62,7 +62,6 @@ AAZ_EXAMPLE_FLAG = ":example:"
 COMMANDS_FILE_NAME = "commands.py"
 EXAMPLE_KEYS = ("examples", "example", "exmaples")  # the last two are typos found in the source
 MIN_QUERY_WORDS = 3
-GZIP_THRESHOLD = 5 * 1024 * 1024
 _SPACE = re.compile(r"\s+")
 
 
@@ -551,13 +550,8 @@ def main(argv: list[str] | None = None) -> int:
     corpus, queries, qrels, counts = build_dataset(
         sources["help"], sources["aaz"], sources["commands"]
     )
-    size = sum(len(json.dumps(d, ensure_ascii=False)) + 1 for d in corpus)
     out = args.output
-    gz = size > GZIP_THRESHOLD
-    stale = out / ("corpus.jsonl" if gz else "corpus.jsonl.gz")
-    if stale.exists():
-        stale.unlink()
-    write_beir(out, corpus, queries, {"test": qrels}, gzip_corpus=gz)
+    write_beir(out, corpus, queries, {"test": qrels}, gzip_corpus=None)
     (out / "LICENSE").write_text(licence, encoding="utf-8")
     (out / "NOTICE").write_text(notice_text(provenance), encoding="utf-8")
     stats = {"source": provenance, "counts": counts}

@@ -120,20 +120,37 @@ def _jsonl(rows: Iterable[Mapping]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in rows)
 
 
+#: corpora larger than this (bytes of JSON Lines) are written gzipped when ``gzip_corpus=None``
+GZIP_THRESHOLD = 5 * 1024 * 1024
+
+
 def write_beir(
     folder: str | Path,
     corpus: Iterable[Mapping],
     queries: Iterable[Mapping],
     qrels: Mapping[str, Iterable[tuple[str, str, int]]],
-    gzip_corpus: bool = False,
+    gzip_corpus: bool | None = False,
 ) -> None:
     """Write a BEIR folder: ``corpus.jsonl[.gz]``, ``queries.jsonl``, ``qrels/<split>.tsv``.
 
     Rows are written in the order given (builders sort them), so output is deterministic.
+    ``gzip_corpus=None`` gzips a corpus over :data:`GZIP_THRESHOLD` bytes. Files a reader would
+    otherwise mix with the new ones are removed: the other corpus variant, ``queries.jsonl.gz``
+    and qrels of splits not written now.
     """
     folder = Path(folder)
-    corpus_name = "corpus.jsonl.gz" if gzip_corpus else "corpus.jsonl"
-    _write_text(folder / corpus_name, _jsonl(corpus))
+    corpus_text = _jsonl(corpus)
+    if gzip_corpus is None:
+        gzip_corpus = len(corpus_text.encode("utf-8")) > GZIP_THRESHOLD
+    stale = [folder / ("corpus.jsonl" if gzip_corpus else "corpus.jsonl.gz")]
+    stale.append(folder / "queries.jsonl.gz")
+    if (folder / "qrels").is_dir():
+        stale += [p for p in (folder / "qrels").glob("*.tsv") if p.stem not in qrels]
+    for path in stale:
+        if path.is_file():
+            log.info("Removing stale %s", path)
+            path.unlink()
+    _write_text(folder / ("corpus.jsonl.gz" if gzip_corpus else "corpus.jsonl"), corpus_text)
     _write_text(folder / "queries.jsonl", _jsonl(queries))
     for split, rows in qrels.items():
         lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in rows]

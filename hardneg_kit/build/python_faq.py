@@ -41,7 +41,6 @@ COPYRIGHT_PATH = "usr/share/doc/python3.11-doc/copyright"
 SOURCE_SUFFIX = ".rst.txt"
 FAQ_PREFIX = "faq/"
 BREADCRUMB = " › "
-GZIP_THRESHOLD = 5 * 1024 * 1024
 
 _ADORNMENT_CHARS = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([\w:.-]+)::\s?(.*)$")
@@ -466,13 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     pages, copyright_text, provenance = read_deb(args.source)
     log.info("read %d rst pages from %s", len(pages), args.source)
     corpus, queries, qrels, counts = build_dataset(pages)
-    size = sum(len(json.dumps(d, ensure_ascii=False).encode("utf-8")) + 1 for d in corpus)
     out = args.output
-    gz = size > GZIP_THRESHOLD
-    stale = out / ("corpus.jsonl" if gz else "corpus.jsonl.gz")
-    if stale.exists():
-        stale.unlink()
-    write_beir(out, corpus, queries, {"test": qrels}, gzip_corpus=gz)
+    write_beir(out, corpus, queries, {"test": qrels}, gzip_corpus=None)
     (out / "LICENSE").write_text(copyright_text, encoding="utf-8")
     (out / "NOTICE").write_text(notice_text(provenance), encoding="utf-8")
     stats = {"source": provenance, "counts": counts}
