@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from hardneg_kit.mining import EnsembleSpace, MiningInputs, MiningResult
 
@@ -37,6 +38,17 @@ def coverage(results: Mapping[str, MiningResult]) -> dict[str, dict[str, float |
             "seconds": round(r.seconds, 2),
         }
     return out
+
+
+def coverage_table(results: Mapping[str, MiningResult]) -> pd.DataFrame:
+    """:func:`coverage` as a DataFrame indexed by strategy, counts as integers.
+
+    >>> coverage_table({"bm25": result}).loc["bm25", "with_negatives"]  # doctest: +SKIP
+    600
+    """
+    table = pd.DataFrame.from_dict(coverage(results), orient="index")
+    table.index.name = "strategy"
+    return table.astype({"with_negatives": int, "skipped": int})
 
 
 def similarity_distributions(

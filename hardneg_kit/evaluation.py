@@ -116,6 +116,7 @@ def compare_runs(
     """Evaluate runs and test every pair for significance (ranx ``compare``).
 
     ``stat_test`` is ``"student"`` (paired t-test) or ``"fisher"`` (randomisation test).
+    Runs are named by their keys in ``runs`` (their ``name`` is set accordingly).
     ``baseline`` names the run listed first (``a`` in the report's superscripts). Print the
     report for ranx's table, or pass it to :func:`significance_table` for deltas and p-values
     against the baseline.
@@ -135,6 +136,8 @@ def compare_runs(
     if stat_test not in ("student", "fisher", "tukey"):
         raise ValueError(f"Unknown stat_test {stat_test!r}; use 'student' or 'fisher'.")
     completed = [complete_run(run, qrels, name) for name, run in named.items()]
+    for name, run in zip(named, completed, strict=True):
+        run.name = name  # the report and its tables name runs by the keys given here
     return compare(
         qrels,
         completed,

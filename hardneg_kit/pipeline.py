@@ -62,7 +62,7 @@ class DemoReport:
 
 def run_demo(profile: str | Profile | None = None, dataset: str = "aws-cli") -> DemoReport:
     """Retrieve and evaluate with every retriever, then mine with every strategy."""
-    from hardneg_kit.diagnostics import coverage
+    from hardneg_kit.diagnostics import coverage_table
     from hardneg_kit.evaluation import warm_up_ranx
     from hardneg_kit.mining import mine, prepare
 
@@ -84,9 +84,7 @@ def run_demo(profile: str | Profile | None = None, dataset: str = "aws-cli") -> 
                    **{k: v for k, v in kw.items() if k != "strategy"})
         for name, kw in STRATEGIES.items()
     }
-    mining = pd.DataFrame(coverage(results)).T.drop(columns=["seconds"])
-    mining = mining.astype({"with_negatives": int, "skipped": int})
-    mining.index.name = "strategy"
+    mining = coverage_table(results).drop(columns=["seconds"])
     seconds["mining"] = time.perf_counter() - start
     summary = (f"{len(data.corpus)} documents, {len(test)} test queries, "
                f"{len(inputs.query_ids)} training queries.")
