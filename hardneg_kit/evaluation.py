@@ -207,8 +207,8 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
         return str(v).replace("|", "\\|")
 
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"]
-    for idx, row in table.iterrows():
-        lines.append("| " + " | ".join([cell(idx)] + [cell(v) for v in row.tolist()]) + " |")
+    for idx, *values in table.itertuples(name=None):  # keeps each column's dtype (ints stay ints)
+        lines.append("| " + " | ".join([cell(idx)] + [cell(v) for v in values]) + " |")
     return "\n".join(lines)
 
 

@@ -144,3 +144,12 @@ def test_topk_overlap_first_rank_and_disagreements():
     assert first_relevant_rank(b, qrels) == {"q1": 3, "q2": None}
     assert disagreements(a, b, qrels, good=1, bad=2) == [("q1", 1, 3), ("q2", 1, None)]
     assert disagreements(b, a, qrels) == []
+
+
+def test_markdown_table_keeps_integer_columns():
+    import pandas as pd
+
+    from hardneg_kit.evaluation import markdown_table
+
+    table = pd.DataFrame({"queries": [600], "share": [0.25]}, index=pd.Index(["bm25"], name="s"))
+    assert markdown_table(table).splitlines()[-1] == "| bm25 | 600 | 0.250 |"
