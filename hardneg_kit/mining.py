@@ -61,7 +61,6 @@ import inspect
 import json
 import logging
 import math
-import re
 import time
 import zlib
 from collections import Counter
@@ -234,24 +233,33 @@ class MiningInputs:
         return self.memo["norm"]
 
 
-_NON_WORD = re.compile(r"[\W_]+")
+class _NonWordToSpace(dict):
+    """``str.translate`` table: every character that is not a letter or digit becomes a space.
+
+    Same result as ``re.sub(r"[\\W_]+", " ", ...)`` followed by ``split``, three times faster;
+    the table fills itself lazily, one entry per distinct character seen.
+    """
+
+    def __missing__(self, code: int) -> str:
+        value = chr(code) if chr(code).isalnum() else " "
+        self[code] = value
+        return value
+
+
+_NON_WORD = _NonWordToSpace()
 
 
 def normalise_text(text: str) -> str:
     """Lower case, punctuation and spacing removed: ``"S3  ls!" -> "s3 ls"``."""
-    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+    return " ".join(text.lower().translate(_NON_WORD).split())
 
 
 def _embed(model: str, texts: list[str], queries: bool) -> np.ndarray:
     """Embeddings through the shared disk cache of :mod:`hardneg_kit.embeddings`."""
+    from hardneg_kit import embeddings
     from hardneg_kit.models import load_encoder
 
     encoder = load_encoder(model)
-    try:
-        from hardneg_kit import embeddings
-    except ImportError:  # adapter while embeddings.py is not there: no disk cache
-        fn = encoder.encode_queries if queries else encoder.encode_passages
-        return fn(texts)
     fn = embeddings.embed_queries if queries else embeddings.embed_passages
     return np.asarray(fn(encoder, texts), dtype=np.float32)
 
@@ -722,20 +730,33 @@ def select_negatives(
     skipped: dict[str, str] = {}
     k_random = sel.num_random
     k_hard = sel.num_negatives - k_random
+    filtering = filters.active
+    # A generator per query only where something is drawn at random (seeded by query id, so
+    # skipping it elsewhere changes nothing).
+    drawing = sel.sampling == "random" or sel.fallback == "random" or k_random > 0
+    # Membership tests against a reusable row mask: O(candidates) per query, no sorting.
+    positive_mark = np.zeros(len(inputs.doc_ids), bool)
+    blocked_mark = np.zeros(len(inputs.doc_ids), bool)
     for qi, qid in enumerate(inputs.query_ids):
-        rng = query_rng(sel.seed, qid)
+        rng = query_rng(sel.seed, qid) if drawing else None
         blocked, pos_vecs = guard.blocked(qid)
         cand, scores = ranking.rows.get(qid, np.zeros(0, int)), ranking.scores.get(qid, np.zeros(0))
         pos_scores = ranking.positive_scores.get(qid, {})
-        is_pos = np.isin(cand, [inputs.doc_row[p] for p in inputs.positives[qid]])
-        near = ~is_pos & (np.isin(cand, list(blocked)) | guard.near(cand, pos_vecs))
+        pos_rows = [inputs.doc_row[p] for p in inputs.positives[qid]]
+        blocked_rows = list(blocked)
+        positive_mark[pos_rows] = True
+        blocked_mark[blocked_rows] = True
+        is_pos = positive_mark[cand]
+        near = ~is_pos & (blocked_mark[cand] | guard.near(cand, pos_vecs))
+        positive_mark[pos_rows] = False
+        blocked_mark[blocked_rows] = False
         counts["positives"] += int(is_pos.sum())
         counts["near_copies"] += int(near.sum())
         ok = ~is_pos & ~near
         base_rows, base_scores = cand[ok], scores[ok]  # the fallback's pool
         reason = "no candidates besides positives and near-copies" if not ok.any() else None
         keep = np.ones(len(base_rows), bool)
-        if filters.active and len(base_rows):
+        if filtering and len(base_rows):
             positive = min(pos_scores.values(), default=math.nan)
             for name, mask in filters.keep(base_scores, positive).items():
                 counts[name] += int((keep & ~mask).sum())
