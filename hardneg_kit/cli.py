@@ -15,10 +15,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hardneg_kit import cli_corpus, cli_demo, cli_mining, cli_retrieval
+from hardneg_kit import cli_corpus, cli_demo, cli_experiment, cli_mining, cli_retrieval
 from hardneg_kit.profiles import ENV_VAR, PROFILES
 
-COMMAND_MODULES = [cli_corpus, cli_retrieval, cli_mining, cli_demo]
+COMMAND_MODULES = [cli_corpus, cli_retrieval, cli_mining, cli_demo, cli_experiment]
 
 
 class UserError(Exception):

@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--random-share", type=float, default=None)
     p.add_argument("--fallback", choices=("closest", "random"), default=None)
     p.add_argument("--variance", type=float, default=None, help="ensemble-pca: PCA variance kept")
+    p.add_argument("--no-conditions", dest="conditions", action="store_const", const=False,
+                   default=None, help="ensemble-pca: the PCA space without the two conditions "
+                   "(pair it with --filter relative:0.95)")
     p.add_argument("--fusion", choices=("rrf", "combsum"), default=None, help="fusion method")
     p.add_argument(
         "--filter",
@@ -85,6 +88,7 @@ def run_mine(args: argparse.Namespace) -> int:
             "random_share": args.random_share,
             "fallback": args.fallback,
             "variance": args.variance,
+            "conditions": args.conditions,
             "method": args.fusion,
             "near_copy": args.near_copy,
         }.items()

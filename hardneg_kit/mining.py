@@ -901,23 +901,28 @@ def pca_conditions(
 def mine_ensemble_pca(
     inputs: MiningInputs, sel: Selection, filters: Filters,
     models: Sequence[str] = DEFAULT_MODELS, variance: float = 0.95, depth: int = 100,
+    conditions: bool = True,
 ) -> MiningResult:
     """The reference method (METHOD.md): the k closest candidates meeting both conditions.
 
     Candidates are the ``depth`` nearest passages in the PCA space. Positive-relative filters
     (``max_relative``, ``margin``) contradict the first condition (the survivors all score
     *above* the positive) and are refused; ``max_score`` and ``min_score`` are allowed.
+    ``conditions=False`` drops the two distance conditions and keeps only the ensemble's PCA
+    space: then a positive-aware filter takes their place (``max_relative=0.95`` keeps the
+    closest candidates scoring below 95% of the positive, NV-Retriever's rule in the ensemble
+    space).
     """
-    if filters.max_relative is not None or filters.margin is not None:
+    if conditions and (filters.max_relative is not None or filters.margin is not None):
         raise MiningError(
             "ensemble-pca keeps only candidates closer to the query than the positive; "
-            "relative/margin filters remove exactly those. Use them with bm25, dense or fusion."
+            "relative/margin filters remove exactly those. Use them with bm25, dense or fusion, "
+            "or with ensemble-pca and conditions=False (the PCA space without the conditions)."
         )
     space = ensemble_space(inputs, models, variance, sel.seed)
     ranking = rank_ensemble(inputs, space, depth)
-    result = select_negatives(
-        inputs, ranking, "ensemble-pca", sel, filters, condition=pca_conditions(space, inputs)
-    )
+    condition = pca_conditions(space, inputs) if conditions else None
+    result = select_negatives(inputs, ranking, "ensemble-pca", sel, filters, condition=condition)
     result.params["dims"] = space.dims
     return result
 

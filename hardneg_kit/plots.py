@@ -81,3 +81,53 @@ def plot_heatmap(matrix: pd.DataFrame, title: str = "", ax=None, fmt: str = "{:.
 def counts_table(counts: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
     """``{dataset: {column: n}}`` as a DataFrame with zeros for missing cells."""
     return pd.DataFrame(counts).T.fillna(0).astype(int)
+
+
+def plot_experiment(tables: Mapping[str, pd.DataFrame], metric: str = "mrr@10",
+                    baseline: str = "random"):
+    """One panel per dataset: the metric per contender (mean, ± std over seeds as error bars).
+
+    First-stage rows are grey, fine-tuned ones blue, the ``baseline`` orange; a dashed line marks
+    the baseline. ``tables`` is :attr:`hardneg_kit.experiment.ExperimentResult.tables`.
+    """
+    n = len(tables)
+    first = next(iter(tables.values()))
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 0.32 * len(first) + 1.5), sharey=True,
+                             squeeze=False)
+    for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
+        y = np.arange(len(table))[::-1]
+        colors = ["#999999" if str(i).startswith("first-stage") else
+                  "#DD8452" if i == baseline else "#4C72B0" for i in table.index]
+        std = table.get(f"{metric} std", pd.Series(0.0, index=table.index)).fillna(0.0)
+        ax.barh(y, table[metric], xerr=std, color=colors, capsize=2)
+        if baseline in table.index:
+            ax.axvline(table.loc[baseline, metric], color="#DD8452", ls="--", lw=1)
+        ax.set_yticks(y, table.index)
+        ax.set(title=name, xlabel=metric, xlim=(0, 1))
+    fig.tight_layout()
+    return fig
+
+
+def plot_loss_curves(logs: Mapping[str, Mapping], ax=None):
+    """Training loss against step, one line per run (``{name: TrainResult.to_json()}``)."""
+    fig, ax = _axis(ax, figsize=(7, 3.5))
+    for name, log in logs.items():
+        steps, losses = zip(*log["loss_curve"], strict=True) if log["loss_curve"] else ((), ())
+        ax.plot(steps, losses, marker=".", label=name)
+    ax.set(xlabel="optimiser step", ylabel="training loss")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_score_shift(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray],
+                     title_before: str = "before training", title_after: str = "after training"):
+    """Histograms of cross-encoder scores per pair kind (positives, hard negatives, ...)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, scores, title in ((axes[0], before, title_before), (axes[1], after, title_after)):
+        for kind, values in scores.items():
+            ax.hist(values, bins=30, alpha=0.55, label=kind)
+        ax.set(title=title, xlabel="cross-encoder score (logit)", ylabel="pairs")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -36,6 +36,12 @@ class Profile:
     top_k: int
     #: candidates the cross-encoder re-ranks per query
     rerank_depth: int
+    #: test queries per evaluation dataset in the re-ranking experiment (``None``: all)
+    eval_queries: int | None
+    #: training triplets per fine-tuned contender (the equal budget)
+    train_examples: int
+    #: (pseudo-query, passage) pairs of the shared domain warm-up (0: no warm-up)
+    warm_examples: int
     #: negatives mined per training query
     num_negatives: int
     #: training seeds (mean ± std over these)
@@ -58,6 +64,9 @@ PROFILES: dict[str, Profile] = {
         max_test_queries=40,
         top_k=100,
         rerank_depth=10,
+        eval_queries=20,
+        train_examples=48,
+        warm_examples=32,
         num_negatives=2,
         seeds=(0,),
         cross_encoder_layers=1,
@@ -72,10 +81,13 @@ PROFILES: dict[str, Profile] = {
         max_test_queries=300,
         top_k=100,
         rerank_depth=20,
+        eval_queries=60,
+        train_examples=640,
+        warm_examples=1600,
         num_negatives=2,
         seeds=(0,),
         cross_encoder_layers=2,
-        max_length=128,
+        max_length=96,
         epochs=1,
         batch_size=16,
     ),
@@ -85,11 +97,14 @@ PROFILES: dict[str, Profile] = {
         max_train_queries=1000,
         max_test_queries=None,
         top_k=100,
-        rerank_depth=30,
+        rerank_depth=20,
+        eval_queries=250,
+        train_examples=1280,
+        warm_examples=3200,
         num_negatives=4,
         seeds=(0, 1, 2),
-        cross_encoder_layers=3,
-        max_length=128,
+        cross_encoder_layers=2,
+        max_length=96,
         epochs=1,
         batch_size=16,
     ),

@@ -62,7 +62,7 @@ ACCEPTED_FORMATS: dict[str, tuple[str, ...]] = {
     "triplet": ("triplet", "n-tuple"),
 }
 #: parameter names of the head that :func:`hardneg_kit.models.cross_encoder_start` initialises
-HEAD_PARAMETERS = r"(^|\.)(pooler|classifier)\."
+HEAD_PARAMETERS = r"(^|\.)(pooler|classifier)\.|(^|\.)\d+\.linear\."
 _NEGATIVE = re.compile(r"negative(?:_(\d+))?")
 _IGNORED = ("scores",)
 

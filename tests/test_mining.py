@@ -233,3 +233,13 @@ def test_cli_errors_are_one_line(tmp_path):
     assert code == 2 and "Bad filter" in msg
     code, msg = _cli(base + ["--strategy", "bm25", "--variance", "0.9"])
     assert code == 2 and "variance" in msg
+
+
+def test_ensemble_space_without_conditions_takes_a_positive_aware_filter(inputs):
+    with pytest.raises(MiningError, match="conditions=False"):
+        mine(inputs, "train", "ensemble-pca", num_negatives=2, max_relative=0.95)
+    result = mine(inputs, "train", "ensemble-pca", num_negatives=2, conditions=False,
+                  max_relative=0.95)
+    for row in result.rows:
+        pos = min(row.positive_scores)
+        assert all(s <= pos - abs(pos) * 0.05 + 1e-6 for s in row.scores)

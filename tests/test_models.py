@@ -69,8 +69,23 @@ def test_unreachable_hub_id_fails_at_once_with_clear_message():
 def test_cross_encoder_start_is_seeded_and_truncated():
     a = cross_encoder_start(num_layers=2, max_length=64, seed=3)
     b = cross_encoder_start(num_layers=2, max_length=64, seed=3)
-    assert a.model.config.num_hidden_layers == 2 and len(a.model.bert.encoder.layer) == 2
+    assert a.model.config.num_hidden_layers == 2 and len(a.model.encoder.layer) == 2
     pairs = [(PARAPHRASE[0], PARAPHRASE[1])]
     np.testing.assert_allclose(a.predict(pairs), b.predict(pairs), atol=1e-6)
     with pytest.raises(ValueError, match="between 1 and 6"):
         cross_encoder_start(num_layers=9)
+
+
+def test_cross_encoder_start_heads_and_reload(tmp_path):
+    from sentence_transformers import CrossEncoder
+
+    mean = cross_encoder_start(num_layers=1, max_length=32, seed=0)  # auto: mean for minilm-l6
+    assert [type(m).__name__ for m in mean] == ["Transformer", "Pooling", "Dense"]
+    cls = cross_encoder_start(num_layers=1, max_length=32, seed=0, pooling="cls")
+    assert len(cls.model.bert.encoder.layer) == 1
+    pairs = [(PARAPHRASE[0], PARAPHRASE[1]), (PARAPHRASE[0], UNRELATED)]
+    mean.save_pretrained(str(tmp_path))
+    again = CrossEncoder(str(tmp_path), device="cpu")  # the head is saved and re-loaded
+    np.testing.assert_allclose(mean.predict(pairs), again.predict(pairs), atol=1e-6)
+    with pytest.raises(ValueError, match="pooling"):
+        cross_encoder_start(pooling="max")
