@@ -2,13 +2,14 @@
 #   make demo   - the pipeline end to end on the shipped data, small profile, prints a table
 #   make test   - ruff + unit tests + every notebook executed by nbval (smoke profile)
 #   make lab    - JupyterLab on notebooks/
+#   make experiment PROFILE=full - the re-ranking experiment behind the README's results table
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= smoke
 
-.PHONY: setup demo test lab clean-cache
+.PHONY: setup demo test lab experiment clean-cache
 
 setup: $(STAMP)
 
@@ -26,6 +27,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	HF_HUB_OFFLINE=1 HARDNEG_PROFILE=smoke $(PY) -m pytest --nbval-lax tests notebooks
+
+experiment: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m hardneg_kit experiment --profile $(PROFILE)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -98,9 +98,6 @@ def default_contenders(models: Sequence[str] = DEFAULT_MODELS) -> list[Contender
         Contender("ensemble-pca + filter 0.95", "mined", "ensemble-pca",
                   (("conditions", False), ("max_relative", 0.95))),
         Contender("semi-hard", "mined", "semi-hard"),
-        # mixing (not in the reference): half of the ensemble's negatives replaced by random ones
-        Contender("ensemble-pca + 50% random", "mined", "ensemble-pca",
-                  (("random_share", 0.5),)),
     ]
     return out
 
@@ -568,7 +565,7 @@ def run_experiment(
 
 
 def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
-    """``results.json``, ``results.md``, ``runs/<dataset>/<contender>-s<seed>.trec``,
+    """``results.json``, ``results.md``, ``runs/<dataset>/<contender>-s<seed>.trec.gz``,
     ``training/<contender>-s<seed>.json`` and ``mrr10.png`` under ``output_dir``.
 
     Stale run files of an earlier configuration are removed, so every file there belongs to
@@ -585,7 +582,7 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
         for name, by_seed in by_contender.items():
             slug = Contender(name, "").slug
             for s, run in by_seed.items():
-                write_trec(run, out / "runs" / d / f"{slug}-s{s}.trec", tag=f"{slug}-s{s}")
+                write_trec(run, out / "runs" / d / f"{slug}-s{s}.trec.gz", tag=f"{slug}-s{s}")
     for name, by_seed in result.training.items():
         for s, log in by_seed.items():
             slim = {k: v for k, v in log.items() if k != "output_dir"}

@@ -233,25 +233,28 @@ class MiningInputs:
         return self.memo["norm"]
 
 
-class _NonWordToSpace(dict):
-    """``str.translate`` table: every character that is not a letter or digit becomes a space.
+class _DropNonAlnum(dict):
+    """``str.translate`` table that deletes every character that is not a letter or a digit.
 
-    Same result as ``re.sub(r"[\\W_]+", " ", ...)`` followed by ``split``, three times faster;
-    the table fills itself lazily, one entry per distinct character seen.
+    Filled lazily, one entry per distinct character seen; one C-level pass per text (about three
+    times faster than a regex substitution plus ``split``/``join``).
     """
 
-    def __missing__(self, code: int) -> str:
-        value = chr(code) if chr(code).isalnum() else " "
+    def __missing__(self, code: int) -> str | None:
+        value = chr(code) if chr(code).isalnum() else None
         self[code] = value
         return value
 
 
-_NON_WORD = _NonWordToSpace()
+_DROP_NON_ALNUM = _DropNonAlnum()
 
 
 def normalise_text(text: str) -> str:
-    """Lower case, punctuation and spacing removed: ``"S3  ls!" -> "s3 ls"``."""
-    return " ".join(text.lower().translate(_NON_WORD).split())
+    """Lower case, punctuation and spacing removed: ``"S3  ls!" -> "s3ls"``.
+
+    Two passages with the same normalised text are the same passage (a copy), never a negative.
+    """
+    return text.lower().translate(_DROP_NON_ALNUM)
 
 
 def _embed(model: str, texts: list[str], queries: bool) -> np.ndarray:
