@@ -18,9 +18,11 @@ Example:
 
 from __future__ import annotations
 
+import gzip
 import logging
 import math
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -601,6 +603,9 @@ def make_retriever(spec: str, **kwargs: Any) -> Retriever:
 def write_trec(run: Run, path: str | Path, tag: str | None = None) -> Path:
     """Write a run as a TREC run file (``qid Q0 docid rank score tag``), atomically.
 
+    A path ending in ``.gz`` is gzip-compressed (``zcat run.trec.gz | trec_eval ...``);
+    :func:`read_trec` reads both.
+
     Queries without hits have no line in TREC files; :func:`hardneg_kit.evaluation.evaluate_runs`
     counts them as misses.
 
@@ -618,13 +623,17 @@ def write_trec(run: Run, path: str | Path, tag: str | None = None) -> Path:
     try:
         with atomic_path(path) as tmp:
             run.save(str(tmp), kind="trec")
+            if path.suffix == ".gz":  # no name, mtime 0: the same run gives the same bytes
+                data = tmp.read_bytes()
+                with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as z:
+                    z.write(data)
     finally:
         run.name = old_name
     return path
 
 
 def read_trec(path: str | Path, name: str | None = None) -> Run:
-    """Read a TREC run file; the run is named ``name``, else the file's tag.
+    """Read a TREC run file (plain or ``.gz``); the run is named ``name``, else the file's tag.
 
     >>> run = read_trec("runs/bm25-test.trec")  # doctest: +SKIP
     """
@@ -635,6 +644,14 @@ def read_trec(path: str | Path, name: str | None = None) -> Run:
         raise FileNotFoundError(f"Run file {str(path)!r} does not exist.")
     if path.stat().st_size == 0:
         return Run(name=name or path.stem)
+    if path.suffix == ".gz":  # ranx reads plain files only
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = Path(tmp) / path.stem
+            try:
+                plain.write_bytes(gzip.decompress(path.read_bytes()))
+            except (OSError, EOFError) as exc:
+                raise ValueError(f"{path} is not a readable gzip file: {exc}") from None
+            return read_trec(plain, name=name)
     try:
         return Run.from_file(str(path), kind="trec", name=name)
     except ValueError as exc:

@@ -1,5 +1,6 @@
 """The re-ranking experiment: statistics by hand, the corpus-only warm start, and a smoke run."""
 
+import gzip
 import json
 
 import numpy as np
@@ -78,6 +79,12 @@ def test_pseudo_queries_use_the_first_sentence_and_drop_it_from_the_passage():
     assert pairs["positive"] == ["aws s3 rb\n--bucket: the bucket."]
 
 
+def _gunzip(path, folder):
+    plain = folder / path.name.removesuffix(".gz")
+    plain.write_bytes(gzip.decompress(path.read_bytes()))
+    return plain
+
+
 @pytest.mark.slow
 def test_smoke_experiment_writes_runs_that_reproduce_its_numbers(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARDNEG_CACHE", str(tmp_path / "cache"))
@@ -95,7 +102,8 @@ def test_smoke_experiment_writes_runs_that_reproduce_its_numbers(tmp_path, monke
     qrels = result.sets["aws-cli"].data.qrels_for("test")
     for name in data:
         slug = Contender(name, "").slug
-        run = Run.from_file(str(out / "runs" / "aws-cli" / f"{slug}-s0.trec"), kind="trec")
+        path = out / "runs" / "aws-cli" / f"{slug}-s0.trec.gz"
+        run = Run.from_file(str(_gunzip(path, tmp_path)), kind="trec")
         expected = payload["scores"]["aws-cli"][name]["0"]["mrr@10"]
         missing = {q: {} for q in qrels.keys() if q not in run.keys()}
         run = Run({**run.to_dict(), **missing}) if missing else run

@@ -308,6 +308,22 @@ def test_trec_round_trip_is_atomic_and_keeps_order(tmp_path):
     assert run.name == "bm25"
 
 
+def test_gzipped_trec_round_trip_is_byte_stable_and_readable(tmp_path):
+    import gzip
+
+    run = make_run({"q1": {"d1": 2.0, "d2": 1.5}, "q3": {"d3": 0.25}}, name="bm25")
+    plain = write_trec(run, tmp_path / "a.trec", tag="t")
+    zipped = write_trec(run, tmp_path / "a.trec.gz", tag="t")
+    assert gzip.decompress(zipped.read_bytes()) == plain.read_bytes()
+    again = write_trec(run, tmp_path / "b.trec.gz", tag="t")
+    assert again.read_bytes() == zipped.read_bytes()  # no timestamp inside
+    back = read_trec(zipped)
+    assert back.name == "t" and dict(back["q1"]) == {"d1": 2.0, "d2": 1.5}
+    (tmp_path / "broken.trec.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="broken.trec.gz"):
+        read_trec(tmp_path / "broken.trec.gz")
+
+
 def test_trec_rejects_whitespace_ids_and_reads_empty_files(tmp_path):
     with pytest.raises(ValueError, match="whitespace"):
         write_trec(make_run({"q 1": {"d1": 1.0}}), tmp_path / "x.trec")
