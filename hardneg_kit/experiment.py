@@ -102,6 +102,22 @@ def default_contenders(models: Sequence[str] = DEFAULT_MODELS) -> list[Contender
     return out
 
 
+def variant_contenders() -> list[Contender]:
+    """Variants of the reference method that the literature suggests, for the ``dev`` split.
+
+    The conditions leave most training queries without a negative and keep, by construction,
+    only negatives that look more like the query than the positive does; these variants give
+    every query negatives (the ``closest`` fallback) or mix in easy ones (half random).
+    Select them by name with ``experiment --only``.
+    """
+    return [
+        Contender("ensemble-pca + closest fallback", "mined", "ensemble-pca",
+                  (("fallback", "closest"),)),
+        Contender("ensemble-pca + 50% random", "mined", "ensemble-pca",
+                  (("random_share", 0.5),)),
+    ]
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """What every fine-tuned contender shares (the equal budget)."""
@@ -115,13 +131,14 @@ class TrainingConfig:
 
 @dataclass
 class EvalSet:
-    """One evaluation dataset: its test queries, qrels and the shared first-stage runs."""
+    """One evaluation dataset: the queries of one split, qrels and the shared first-stage runs."""
 
     name: str
     data: BeirData
     queries: dict[str, str]
     passages: dict[str, str]
     first_stage: dict[str, Any]  # spec -> ranx Run
+    split: str = "test"
 
     @property
     def candidates(self):
@@ -133,7 +150,7 @@ class EvalSet:
         for q in sorted(self.queries):
             docs = sorted(self.candidates[q].items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
             items += [q, self.queries[q], *(d + "\x1f" + self.passages[d] for d, _ in docs)]
-        return content_key(self.name, str(depth), items)
+        return content_key(self.name, self.split, str(depth), items)
 
 
 @dataclass
@@ -154,6 +171,8 @@ class ExperimentResult:
     sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     #: dataset -> the evaluation set (queries, passages, qrels, first-stage runs)
     sets: dict[str, EvalSet] = field(repr=False, default_factory=dict)
+    #: the evaluated split (``test``; ``dev`` for trying variants without touching the test set)
+    split: str = "test"
 
     def markdown(self) -> str:
         from hardneg_kit.evaluation import markdown_table
@@ -170,7 +189,7 @@ class ExperimentResult:
         ]
         for name, table in self.tables.items():
             size = self.sizes.get(name, {})
-            parts.append(f"### {name} test ({size.get('queries', '?')} queries, "
+            parts.append(f"### {name} {self.split} ({size.get('queries', '?')} queries, "
                          f"{size.get('documents', '?')} documents)")
             parts.append(markdown_table(format_table(table)))
         total = sum(self.seconds.values())
@@ -182,21 +201,23 @@ class ExperimentResult:
 # --------------------------------------------------------------------------- data
 
 
-def eval_set(name: str, profile: Profile, top_k: int | None = None) -> EvalSet:
-    """Load a dataset's test split at the profile's size and run every first-stage retriever."""
+def eval_set(name: str, profile: Profile, top_k: int | None = None,
+             split: str = "test") -> EvalSet:
+    """Load a dataset's ``split`` (and the training split of the training dataset) at the
+    profile's size and run every first-stage retriever."""
     from hardneg_kit.retrievers import run_retrievers
 
-    splits = ["train", "test"] if name == TRAIN_DATASET else ["test"]
+    splits = ["train", split] if name == TRAIN_DATASET else [split]
     raw = load_beir(resolve_dataset(name), splits=splits)
-    caps = {"test": profile.eval_queries, "train": profile.max_train_queries}
+    caps = {split: profile.eval_queries, "train": profile.max_train_queries}
     data = sample(raw, profile.max_documents, caps)
-    test = data.queries_for("test")
+    test = data.queries_for(split)
     texts = passage_texts(data.corpus)
     doc_ids = list(data.corpus["_id"])
     runs = run_retrievers([*FIRST_STAGE, CANDIDATES], doc_ids, texts, list(test["_id"]),
                           list(test["text"]), top_k=top_k or profile.top_k)
     return EvalSet(name, data, dict(zip(test["_id"], test["text"], strict=True)),
-                   dict(zip(doc_ids, texts, strict=True)), runs)
+                   dict(zip(doc_ids, texts, strict=True)), runs, split)
 
 
 def in_batch_pairs(data: BeirData, split: str = "train"):
@@ -465,8 +486,10 @@ def summarise(qrels, runs: Mapping[str, Mapping[int, Any]], seeds: Sequence[int]
     return scores, table
 
 
-def format_table(table: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
-    """``mean ± std`` strings, ``*`` where Holm p < 0.05, and the MRR@10 p-value."""
+def format_table(table: pd.DataFrame, metrics: Sequence[str] = METRICS,
+                 baseline: str = BASELINE) -> pd.DataFrame:
+    """``mean ± std`` strings, ``*`` where Holm p < 0.05 against ``baseline``, and the MRR@10
+    p-value."""
     out = pd.DataFrame(index=table.index)
     for m in metrics:
         cells = []
@@ -476,7 +499,7 @@ def format_table(table: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.Da
                 cell += f" ± {row[f'{m} std']:.3f}"
             p = row.get(f"{m} p", np.nan)
             if not np.isnan(p) and p < 0.05:
-                cell += " *" if row[m] > table.loc[BASELINE, m] else " (worse) *"
+                cell += " *" if row[m] > table.loc[baseline, m] else " (worse) *"
             cells.append(cell)
         out[m] = cells
     if "mrr@10 p" in table:
@@ -494,6 +517,7 @@ def run_experiment(
     config: TrainingConfig = TrainingConfig(),
     datasets: Sequence[str] = EVAL_DATASETS,
     work_dir: str | Path | None = None,
+    split: str = "test",
 ) -> ExperimentResult:
     """Train every contender for every seed, re-rank every evaluation set, compare, write.
 
@@ -505,6 +529,8 @@ def run_experiment(
         config: the shared training settings.
         datasets: evaluation datasets; the first must be the training dataset.
         work_dir: trained models and cached runs (default ``$HARDNEG_CACHE/experiment/<profile>``).
+        split: the split every dataset is evaluated on; ``dev`` (aws-cli only) is where
+            variants are tried, so that choices are never made on the test set.
 
     >>> result = run_experiment("workshop", "results/workshop")  # doctest: +SKIP
     """
@@ -519,7 +545,7 @@ def run_experiment(
     warm_up_ranx()
 
     start = time.perf_counter()
-    sets = {name: eval_set(name, profile) for name in datasets}
+    sets = {name: eval_set(name, profile, split=split) for name in datasets}
     train_data = sets[TRAIN_DATASET].data if TRAIN_DATASET in sets else eval_set(
         TRAIN_DATASET, profile).data
     seconds["first stage"] = time.perf_counter() - start
@@ -553,12 +579,12 @@ def run_experiment(
     start = time.perf_counter()
     scores, tables = {}, {}
     for d, es in sets.items():
-        scores[d], tables[d] = summarise(es.data.qrels_for("test"), runs[d], profile.seeds)
+        scores[d], tables[d] = summarise(es.data.qrels_for(split), runs[d], profile.seeds)
     seconds["evaluation"] = time.perf_counter() - start
     sizes = {d: {"queries": len(es.queries), "documents": len(es.passages)}
              for d, es in sets.items()}
     result = ExperimentResult(profile, config, scores, tables, runs, training, seconds, sizes,
-                              sets)
+                              sets, split)
     if output_dir is not None:
         write_results(result, output_dir)
     return result
@@ -592,6 +618,7 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
         "profile": asdict(result.profile),
         "training_config": asdict(result.config),
         "train_dataset": TRAIN_DATASET,
+        "split": result.split,
         "candidates": CANDIDATES,
         "baseline": BASELINE,
         "metrics": list(METRICS),
@@ -612,3 +639,64 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     logger.info("Wrote the experiment's results to %s", out)
     return out
+
+
+# --------------------------------------------------------------------------- saved results
+
+
+def load_saved_runs(output_dir: str | Path) -> tuple[dict, dict[str, dict[str, dict[int, Any]]]]:
+    """Read what :func:`write_results` wrote: ``(results.json payload, dataset -> contender ->
+    seed -> ranx Run)``.
+
+    >>> payload, runs = load_saved_runs("results/full")  # doctest: +SKIP
+    """
+    from hardneg_kit.retrievers import read_trec
+
+    folder = Path(output_dir)
+    path = folder / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run 'python -m hardneg_kit experiment' first.")
+    payload = json.loads(path.read_text())
+    runs: dict[str, dict[str, dict[int, Any]]] = {}
+    for d, by_contender in payload["scores"].items():
+        runs[d] = {}
+        for name, by_seed in by_contender.items():
+            slug = Contender(name, "").slug
+            runs[d][name] = {int(s): read_trec(folder / "runs" / d / f"{slug}-s{s}.trec.gz")
+                             for s in by_seed}
+    return payload, runs
+
+
+def compare_saved(output_dir: str | Path, baseline: str,
+                  contenders: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Re-test saved results against another ``baseline`` (e.g. ``bm25``), from the runs alone.
+
+    Same statistics as the experiment (paired t-test over (seed, query) pairs, Holm-corrected
+    over the contenders compared); ``contenders`` limits the comparison (default: every
+    fine-tuned contender). Returns dataset -> summary table, as :func:`summarise`.
+
+    >>> tables = compare_saved("results/full", "bm25", ["semi-hard"])  # doctest: +SKIP
+    """
+    from ranx import Qrels
+
+    payload, runs = load_saved_runs(output_dir)
+    seeds = payload["profile"]["seeds"]
+    tables = {}
+    for d, by_contender in runs.items():
+        if baseline not in by_contender:
+            raise ValueError(f"{output_dir}: no contender {baseline!r} in {d}; choose from: "
+                             f"{', '.join(by_contender)}.")
+        trained = [n for n, by_seed in by_contender.items() if len(by_seed) == len(seeds)]
+        wanted = [baseline, *(n for n in (contenders or trained) if n != baseline)]
+        unknown = [n for n in wanted if n not in by_contender]
+        if unknown:
+            raise ValueError(f"{output_dir}: no contender {unknown[0]!r} in {d}.")
+        # the evaluated queries: every run holds them (dense retrievers always return hits)
+        qids = set().union(*(r.keys() for by_seed in by_contender.values()
+                             for r in by_seed.values()))
+        split = payload.get("split", "test")
+        full = load_beir(resolve_dataset(d), splits=[split]).qrels_for(split).to_dict()
+        qrels = Qrels({q: full[q] for q in sorted(qids)})
+        _, tables[d] = summarise(qrels, {n: by_contender[n] for n in wanted}, seeds,
+                                 metrics=payload["metrics"], baseline=baseline)
+    return tables

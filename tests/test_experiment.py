@@ -8,10 +8,11 @@ import pytest
 from ranx import Qrels, Run, evaluate
 
 from hardneg_kit.cli import main
-from hardneg_kit.corpus import BeirData
+from hardneg_kit.corpus import BeirData, load_beir, resolve_dataset
 from hardneg_kit.experiment import (
     BASELINE,
     Contender,
+    compare_saved,
     default_contenders,
     format_table,
     holm,
@@ -19,6 +20,7 @@ from hardneg_kit.experiment import (
     run_experiment,
     stacked,
     summarise,
+    variant_contenders,
 )
 
 
@@ -108,12 +110,49 @@ def test_smoke_experiment_writes_runs_that_reproduce_its_numbers(tmp_path, monke
         missing = {q: {} for q in qrels.keys() if q not in run.keys()}
         run = Run({**run.to_dict(), **missing}) if missing else run
         assert evaluate(qrels, run, "mrr@10") == pytest.approx(expected, abs=1e-6)
+    # the saved results can be re-tested against another baseline from the runs alone
+    tables = compare_saved(out, "ensemble-pca")
+    assert list(tables["aws-cli"].index) == ["ensemble-pca", BASELINE]
+    assert tables["aws-cli"].loc[BASELINE, "mrr@10"] == pytest.approx(
+        result.tables["aws-cli"].loc[BASELINE, "mrr@10"])
+    assert main(["compare", str(out), "--baseline", "ensemble-pca"]) == 0
+    assert "### python-faq: against ensemble-pca" in capsys.readouterr().out
+    assert main(["compare", str(out), "--baseline", "no-such-contender"]) == 2
+    assert "no-such-contender" in capsys.readouterr().err
     # a second run is served from the cache: same numbers, no training
     again = run_experiment("smoke", None, contenders, datasets=("aws-cli", "python-faq"))
     assert again.tables["aws-cli"]["mrr@10"].to_dict() == pytest.approx(
         result.tables["aws-cli"]["mrr@10"].to_dict())
     assert again.training[BASELINE][0]["wall_time_s"] == result.training[BASELINE][0][
         "wall_time_s"]
+
+
+@pytest.mark.slow
+def test_dev_split_experiment_never_touches_test_queries(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARDNEG_CACHE", str(tmp_path / "cache"))
+    variant = variant_contenders()[1]  # ensemble-pca + 50% random
+    contenders = [c for c in default_contenders() if c.name == BASELINE] + [variant]
+    result = run_experiment("smoke", tmp_path / "dev", contenders, datasets=("aws-cli",),
+                            split="dev")
+    es = result.sets["aws-cli"]
+    assert es.split == "dev" and set(es.queries) <= set(es.data.qrels["dev"])
+    test_qrels = load_beir(resolve_dataset("aws-cli"), splits=["test"]).qrels["test"]
+    assert not set(es.queries) & set(test_qrels)
+    assert "### aws-cli dev" in result.markdown()
+    payload = json.loads((tmp_path / "dev" / "results.json").read_text())
+    assert payload["split"] == "dev" and set(payload["summary"]["aws-cli"]) == {
+        BASELINE, variant.name}
+    # saved dev results are re-tested against the dev qrels
+    table = compare_saved(tmp_path / "dev", variant.name)["aws-cli"]
+    assert table.loc[BASELINE, "mrr@10"] == pytest.approx(
+        result.tables["aws-cli"].loc[BASELINE, "mrr@10"])
+
+
+def test_variant_contenders_are_distinct_from_the_defaults():
+    names = {c.name for c in default_contenders()}
+    variants = variant_contenders()
+    assert variants and not names & {c.name for c in variants}
+    assert len({c.slug for c in variants}) == len(variants)
 
 
 def test_cli_experiment_rejects_an_unknown_contender(capsys):
