@@ -87,11 +87,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compare",
         help="re-test saved experiment results against another baseline",
         description="Read results/<profile>/ (results.json and the TREC runs) and test every "
-        "fine-tuned contender, or those named, against BASELINE: paired t-test over "
-        "(seed, query) pairs, Holm-Bonferroni corrected.",
+        "cross-encoder contender (not the first-stage runs), or those named, against "
+        "BASELINE: paired t-test over (seed, query) pairs, Holm-Bonferroni corrected.",
     )
     c.add_argument("results", help="a folder written by 'experiment', e.g. results/full")
     c.add_argument("--baseline", default="bm25", help="contender to test against (default bm25)")
     c.add_argument("--contenders", default=None, metavar="NAMES",
-                   help="comma-separated contender names (default: every fine-tuned one)")
+                   help="comma-separated contender names (default: every cross-encoder)")
     c.set_defaults(handler=cmd_compare)

@@ -40,12 +40,14 @@ import re
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from hardneg_kit.cache import atomic_path, cache_dir, content_key
 from hardneg_kit.corpus import BeirData, load_beir, passage_texts, resolve_dataset, sample
@@ -150,7 +152,7 @@ class EvalSet:
         for q in sorted(self.queries):
             docs = sorted(self.candidates[q].items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
             items += [q, self.queries[q], *(d + "\x1f" + self.passages[d] for d, _ in docs)]
-        return content_key(self.name, self.split, str(depth), items)
+        return content_key(self.name, str(depth), items)  # the query ids tell the splits apart
 
 
 @dataclass
@@ -173,6 +175,8 @@ class ExperimentResult:
     sets: dict[str, EvalSet] = field(repr=False, default_factory=dict)
     #: the evaluated split (``test``; ``dev`` for trying variants without touching the test set)
     split: str = "test"
+    #: contender name -> kind (``first-stage``, ``start``, ``in-batch``, ``mined``)
+    kinds: dict[str, str] = field(default_factory=dict)
 
     def markdown(self) -> str:
         from hardneg_kit.evaluation import markdown_table
@@ -336,6 +340,7 @@ def train_contender(
     config: TrainingConfig = TrainingConfig(),
     work_dir: str | Path | None = None,
     base: str = "minilm-l6",
+    show_progress_bar: bool = True,
 ):
     """Train one contender from ``base`` (or load it when this exact run finished before).
 
@@ -375,6 +380,7 @@ def train_contender(
         head_learning_rate=config.head_learning_rate, warmup_ratio=config.warmup_ratio,
         margin=config.margin, seed=seed, in_batch_negatives=profile.num_negatives,
         max_steps=budget_steps(profile.train_examples, profile.batch_size, profile.epochs),
+        show_progress_bar=show_progress_bar,
     )
     return result.model, result.to_json()
 
@@ -404,7 +410,8 @@ def _start_dir(base: str) -> Path | None:
     return Path(base) if (Path(base) / "training_log.json").exists() else None
 
 
-def rerank_cached(model, evalset: EvalSet, depth: int, model_dir: Path | None, name: str):
+def rerank_cached(model, evalset: EvalSet, depth: int, model_dir: Path | None, name: str,
+                  show_progress_bar: bool = True):
     """Re-rank ``evalset``'s candidates; cached as a TREC file in ``model_dir`` when given."""
     from hardneg_kit.retrievers import read_trec, write_trec
     from hardneg_kit.training import rerank
@@ -417,7 +424,7 @@ def rerank_cached(model, evalset: EvalSet, depth: int, model_dir: Path | None, n
             run.name = name
             return run
     run = rerank(model, evalset.queries, evalset.candidates, evalset.passages, depth=depth,
-                 name=name, batch_size=64)
+                 name=name, batch_size=64, show_progress_bar=show_progress_bar)
     if path is not None:
         write_trec(run, path, tag=name)
     return run
@@ -510,6 +517,20 @@ def format_table(table: pd.DataFrame, metrics: Sequence[str] = METRICS,
 # --------------------------------------------------------------------------- the experiment
 
 
+@contextmanager
+def _library_progress_bars_off():
+    """Silence transformers' own bars (weight loading, shard writing) inside the block."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def run_experiment(
     profile: str | Profile | None = None,
     output_dir: str | Path | None = None,
@@ -561,18 +582,22 @@ def run_experiment(
         if c.kind == "first-stage":
             for d, es in sets.items():
                 runs[d][c.name] = {0: es.first_stage[c.spec]}
-            continue
-        for seed in profile.seeds:
+    jobs = [(c, seed) for c in contenders if c.kind != "first-stage" for seed in profile.seeds]
+    # one bar for the whole loop: dozens of inner bars (training steps, scoring batches, weight
+    # loading) would flood a notebook's output
+    with _library_progress_bars_off():
+        for c, seed in tqdm(jobs, desc="train and re-rank", unit="model"):
             logger.info("== %s, seed %d", c.name, seed)
-            model, log = train_contender(c, train_data, profile, seed, config, work_dir, base)
+            model, log = train_contender(c, train_data, profile, seed, config, work_dir, base,
+                                         show_progress_bar=False)
             # the start is the same model for every seed: its runs are cached with it
             model_dir = Path(log["output_dir"]) if log else _start_dir(base)
             if log:
                 training.setdefault(c.name, {})[seed] = log
             for d, es in sets.items():
-                runs[d][c.name] = runs[d].get(c.name, {})
-                runs[d][c.name][seed] = rerank_cached(
-                    model, es, profile.rerank_depth, model_dir, f"{c.slug}-s{seed}")
+                runs[d].setdefault(c.name, {})[seed] = rerank_cached(
+                    model, es, profile.rerank_depth, model_dir, f"{c.slug}-s{seed}",
+                    show_progress_bar=False)
             del model
     seconds["training and re-ranking"] = time.perf_counter() - start
 
@@ -584,7 +609,7 @@ def run_experiment(
     sizes = {d: {"queries": len(es.queries), "documents": len(es.passages)}
              for d, es in sets.items()}
     result = ExperimentResult(profile, config, scores, tables, runs, training, seconds, sizes,
-                              sets, split)
+                              sets, split, {c.name: c.kind for c in contenders})
     if output_dir is not None:
         write_results(result, output_dir)
     return result
@@ -619,6 +644,7 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
         "training_config": asdict(result.config),
         "train_dataset": TRAIN_DATASET,
         "split": result.split,
+        "contenders": result.kinds,
         "candidates": CANDIDATES,
         "baseline": BASELINE,
         "metrics": list(METRICS),
@@ -673,7 +699,8 @@ def compare_saved(output_dir: str | Path, baseline: str,
 
     Same statistics as the experiment (paired t-test over (seed, query) pairs, Holm-corrected
     over the contenders compared); ``contenders`` limits the comparison (default: every
-    fine-tuned contender). Returns dataset -> summary table, as :func:`summarise`.
+    cross-encoder contender, not the first-stage runs). Returns dataset -> summary table, as
+    :func:`summarise`.
 
     >>> tables = compare_saved("results/full", "bm25", ["semi-hard"])  # doctest: +SKIP
     """
@@ -686,7 +713,9 @@ def compare_saved(output_dir: str | Path, baseline: str,
         if baseline not in by_contender:
             raise ValueError(f"{output_dir}: no contender {baseline!r} in {d}; choose from: "
                              f"{', '.join(by_contender)}.")
-        trained = [n for n, by_seed in by_contender.items() if len(by_seed) == len(seeds)]
+        kinds = payload.get("contenders")  # absent in results written before it was added
+        trained = [n for n, by_seed in by_contender.items()
+                   if (kinds[n] != "first-stage" if kinds else len(by_seed) == len(seeds))]
         wanted = [baseline, *(n for n in (contenders or trained) if n != baseline)]
         unknown = [n for n in wanted if n not in by_contender]
         if unknown:

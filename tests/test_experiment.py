@@ -112,7 +112,7 @@ def test_smoke_experiment_writes_runs_that_reproduce_its_numbers(tmp_path, monke
         assert evaluate(qrels, run, "mrr@10") == pytest.approx(expected, abs=1e-6)
     # the saved results can be re-tested against another baseline from the runs alone
     tables = compare_saved(out, "ensemble-pca")
-    assert list(tables["aws-cli"].index) == ["ensemble-pca", BASELINE]
+    assert list(tables["aws-cli"].index) == ["ensemble-pca", "no fine-tuning", BASELINE]
     assert tables["aws-cli"].loc[BASELINE, "mrr@10"] == pytest.approx(
         result.tables["aws-cli"].loc[BASELINE, "mrr@10"])
     assert main(["compare", str(out), "--baseline", "ensemble-pca"]) == 0
