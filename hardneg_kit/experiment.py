@@ -708,12 +708,13 @@ def compare_saved(output_dir: str | Path, baseline: str,
 
     payload, runs = load_saved_runs(output_dir)
     seeds = payload["profile"]["seeds"]
+    split = payload.get("split", "test")
+    kinds = payload.get("contenders")  # absent in results written before it was added
     tables = {}
     for d, by_contender in runs.items():
         if baseline not in by_contender:
             raise ValueError(f"{output_dir}: no contender {baseline!r} in {d}; choose from: "
                              f"{', '.join(by_contender)}.")
-        kinds = payload.get("contenders")  # absent in results written before it was added
         trained = [n for n, by_seed in by_contender.items()
                    if (kinds[n] != "first-stage" if kinds else len(by_seed) == len(seeds))]
         wanted = [baseline, *(n for n in (contenders or trained) if n != baseline)]
@@ -723,7 +724,6 @@ def compare_saved(output_dir: str | Path, baseline: str,
         # the evaluated queries: every run holds them (dense retrievers always return hits)
         qids = set().union(*(r.keys() for by_seed in by_contender.values()
                              for r in by_seed.values()))
-        split = payload.get("split", "test")
         full = load_beir(resolve_dataset(d), splits=[split]).qrels_for(split).to_dict()
         qrels = Qrels({q: full[q] for q in sorted(qids)})
         _, tables[d] = summarise(qrels, {n: by_contender[n] for n in wanted}, seeds,
