@@ -3,7 +3,9 @@
 Example:
     $ python -m hardneg_kit experiment --profile workshop
     $ python -m hardneg_kit experiment --profile full --output results/full
-    $ python -m hardneg_kit experiment --profile full --split dev --only "ensemble-pca + 50% random"
+    $ python -m hardneg_kit experiment --profile full --split dev --contenders "semi-hard,fusion"
+    $ python -m hardneg_kit experiment --profile paper \
+        --cross-encoder cross-encoder/ms-marco-MiniLM-L6-v2
     $ python -m hardneg_kit compare results/full --baseline bm25
 
 Writes ``results.json``, ``results.md``, every TREC run and training log and a plot under
@@ -23,27 +25,20 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         TrainingConfig,
         default_contenders,
         run_experiment,
-        variant_contenders,
+        select_contenders,
     )
     from hardneg_kit.profiles import get_profile
 
     profile = get_profile(args.profile)
-    contenders = default_contenders()
-    if args.only:
-        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
-        everything = contenders + variant_contenders()
-        known = {c.name for c in everything}
-        unknown = [w for w in wanted if w not in known]
-        if unknown:
-            raise ValueError(f"Unknown contender {unknown[0]!r}; choose from: "
-                             f"{', '.join(sorted(known))}.")
-        contenders = [c for c in everything if c.name in wanted or c.name == "random"]
+    names = [w.strip() for w in (args.contenders or "").split(",") if w.strip()]
+    contenders = select_contenders(names) if names else default_contenders()
     config = TrainingConfig(loss=args.loss, learning_rate=args.learning_rate)
     # only the training dataset has a dev split; the transfer sets are test-only
     datasets = EVAL_DATASETS if args.split == "test" else (TRAIN_DATASET,)
     suffix = "" if args.split == "test" else f"-{args.split}"
     output = args.output or f"results/{profile.name}{suffix}"
-    result = run_experiment(profile, output, contenders, config, datasets, split=args.split)
+    result = run_experiment(profile, output, contenders, config, datasets, split=args.split,
+                            cross_encoder=args.cross_encoder)
     print(result.markdown())
     return 0
 
@@ -55,7 +50,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = [n.strip() for n in (args.contenders or "").split(",") if n.strip()] or None
     for d, table in compare_saved(args.results, args.baseline, names).items():
         print(f"\n### {d}: against {args.baseline}\n")
-        print(markdown_table(format_table(table, baseline=args.baseline)))
+        print(markdown_table(format_table(table)))
     return 0
 
 
@@ -68,16 +63,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "experiment",
         help="fine-tune a cross-encoder on each kind of negative and compare them",
-        description="Train every contender with the same budget, re-rank the test sets of "
-        "aws-cli, azure-cli and python-faq, and compare against random negatives.",
+        description="Build the base re-ranker, fine-tune it on each kind of negative with the "
+        "same budget, re-rank the test sets of aws-cli, azure-cli and python-faq alone and "
+        "interpolated with the first stage, and compare against random negatives and the "
+        "fused first stage.",
     )
     add_profile_argument(p)
     p.add_argument("--output", default=None, help="results folder (default results/<profile>)")
     p.add_argument("--loss", choices=LOSSES, default=defaults.loss)
     p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    p.add_argument("--only", default=None, metavar="NAMES",
-                   help="comma-separated contender names, including the variants of "
-                   "variant_contenders() (random is always kept: the baseline)")
+    p.add_argument("--contenders", default=None, metavar="NAMES",
+                   help="comma-separated contender names of default_contenders() and "
+                   "more_contenders() (random, the fused first stage and the base are always "
+                   "kept)")
+    p.add_argument("--cross-encoder", default="minilm-l6", metavar="MODEL",
+                   help="the start every contender is fine-tuned from: minilm-l6 (the kit builds "
+                   "its base re-ranker from the packaged backbone) or an existing cross-encoder "
+                   "(a local folder or a Hugging Face id)")
     p.add_argument("--split", choices=("test", "dev"), default="test",
                    help="evaluate on aws-cli dev (to try variants; output results/<profile>-dev) "
                    "or on the test sets (default)")
@@ -88,7 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="re-test saved experiment results against another baseline",
         description="Read results/<profile>/ (results.json and the TREC runs) and test every "
         "cross-encoder contender (not the first-stage runs), or those named, against "
-        "BASELINE: paired t-test over (seed, query) pairs, Holm-Bonferroni corrected.",
+        "BASELINE: per-query metrics averaged over seeds, paired t-test over queries, "
+        "Holm-Bonferroni corrected, 95% bootstrap intervals.",
     )
     c.add_argument("results", help="a folder written by 'experiment', e.g. results/full")
     c.add_argument("--baseline", default="bm25", help="contender to test against (default bm25)")

@@ -1,25 +1,31 @@
 """The experiment: cross-encoders fine-tuned on each kind of negative, same budget, compared.
 
-Contenders (:func:`default_contenders`):
+The regime is the paper's: a re-ranker that already re-ranks well is fine-tuned on each kind of
+negative. Offline, that re-ranker is the kit's **base** (:func:`base_reranker`: the whole packaged
+MiniLM backbone trained once on pseudo-queries of the training corpus, no query or judgement),
+or any cross-encoder named with ``cross_encoder=``.
+
+Contenders (:func:`default_contenders`; more in :func:`more_contenders`):
 
 - **first-stage**: BM25, each dense model and their fusion, evaluated as they are;
-- **no fine-tuning**: the cross-encoder start (:func:`hardneg_kit.models.cross_encoder_start`)
-  re-ranking without any training (its head is fresh, so this is the floor);
-- **in-batch negatives**: (query, positive) pairs with the multiple-negatives ranking loss;
-- one **fine-tuned** model per mining strategy: random, BM25, each single model, fusion,
-  ensemble-pca, ensemble-pca with a positive-aware filter, semi-hard.
+- **no fine-tuning (base)**: the base re-ranking the fused candidates;
+- one **fine-tuned** model per kind of negative (random, BM25, the best single model chosen on
+  dev, the reference method and the kit's readings of it), each started from the base;
+- ``X + first stage``: each re-ranker's score interpolated with the first stage's
+  (:mod:`hardneg_kit.interpolation`), the weight chosen on dev and then fixed.
 
-Every fine-tuned contender gets the same start, the same number of training rows
-(``profile.train_examples`` triplets drawn from its mined negatives by
-:func:`hardneg_kit.training.equalise`), the same steps, learning rates and seeds, and the same loss
-(the reference method's triplet margin loss by default). Each model re-ranks the same candidates:
-the top ``profile.rerank_depth`` of the fused first-stage run, for ``profile.eval_queries`` test
-queries of every evaluation dataset (``aws-cli`` test, and without further training
-``azure-cli`` and ``python-faq``).
+Budget (:func:`budget_rule`): every fine-tuned contender trains on ``profile.train_examples``
+n-tuple rows (a query, its positive, up to ``profile.num_negatives`` negatives) for the same
+optimiser steps and the same pairs per step, with the same loss (binary cross-entropy by default),
+learning rates and seeds; a contender with fewer mined rows repeats them and its unique rows are
+reported. Each model re-ranks the top ``profile.rerank_depth`` of the fused first stage for the
+test queries of ``aws-cli`` (``profile.eval_queries``) and, without further training, of
+``azure-cli`` and ``python-faq`` (``profile.transfer_queries``), and for ``profile.dev_queries``
+dev queries of ``aws-cli``, where the interpolation weight and the best single model are chosen.
 
-Significance: every contender against the random-negative model with ranx ``compare`` (paired
-t-test) over (seed, query) pairs, p-values corrected with Holm-Bonferroni over the contenders of
-one dataset and metric.
+Significance (:func:`summarise`): each query's metric averaged over seeds, then a paired t-test
+over queries against the random-negative model and against the fused first stage, Holm-corrected
+over the rows of one table, with 95% paired bootstrap intervals of the difference.
 
 Trained models and their re-ranked runs are cached under ``$HARDNEG_CACHE/experiment``, keyed by
 the configuration and the data, so an interrupted run resumes and a second run is fast.
@@ -41,7 +47,7 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +66,11 @@ TRAIN_DATASET = "aws-cli"
 EVAL_DATASETS = ("aws-cli", "azure-cli", "python-faq")
 METRICS = ("mrr@3", "mrr@10", "ndcg@10")
 BASELINE = "random"
+#: the row names of the fused first stage and of the base re-ranker
+FUSION = "first-stage: fusion (rrf)"
+BASE = "no fine-tuning (base)"
+#: the suffix of a contender interpolated with the first stage
+WITH_FIRST_STAGE = " + first stage"
 FIRST_STAGE = ("bm25", *(f"dense:{m}" for m in DEFAULT_MODELS))
 CANDIDATES = "fusion:" + "+".join(FIRST_STAGE)
 
@@ -83,52 +94,85 @@ class Contender:
         return re.sub(r"[^A-Za-z0-9.]+", "-", self.name).strip("-").lower()
 
 
-def default_contenders(models: Sequence[str] = DEFAULT_MODELS) -> list[Contender]:
-    """The contenders of the issue, in table order."""
+#: the spec of the "best single model" contender, resolved on dev (:func:`best_single_model`)
+BEST_SINGLE = "dense:best-on-dev"
+
+
+def default_contenders() -> list[Contender]:
+    """The contenders of the README's table, in table order.
+
+    The first stage, the base re-ranker ("no fine-tuning"), and one fine-tuned model per kind of
+    negative: in-batch (no mined negative), random, BM25, the best single model (the dense
+    retriever with the best first-stage MRR@10 on dev, see :func:`best_single_model`),
+    semi-hard, the reference method (ensemble-pca with the
+    paper's two conditions) and the kit's two readings of it: the ensemble's PCA space with
+    NV-Retriever's positive-aware filter, and the conditions with the closest candidates as a
+    fallback for queries the conditions leave empty. More in :func:`more_contenders`.
+    """
     out = [Contender(f"first-stage: {s}", "first-stage", s) for s in FIRST_STAGE]
-    out.append(Contender("first-stage: fusion (rrf)", "first-stage", CANDIDATES))
+    out.append(Contender(FUSION, "first-stage", CANDIDATES))
     out += [
-        Contender("no fine-tuning", "start"),
+        Contender(BASE, "start"),
         Contender("in-batch negatives", "in-batch"),
         Contender("random", "mined", "random"),
         Contender("bm25", "mined", "bm25"),
-        *(Contender(f"dense:{m}", "mined", f"dense:{m}") for m in models),
-        Contender("fusion", "mined", "fusion"),
+        Contender("best single model", "mined", BEST_SINGLE),
+        Contender("semi-hard", "mined", "semi-hard"),
         Contender("ensemble-pca", "mined", "ensemble-pca"),
         # the PCA space with NV-Retriever's positive-aware filter instead of the two conditions
         # (they contradict each other: the conditions keep only candidates above the positive)
         Contender("ensemble-pca + filter 0.95", "mined", "ensemble-pca",
                   (("conditions", False), ("max_relative", 0.95))),
-        Contender("semi-hard", "mined", "semi-hard"),
+        Contender("ensemble-pca + closest fallback", "mined", "ensemble-pca",
+                  (("fallback", "closest"),)),
     ]
     return out
 
 
-def variant_contenders() -> list[Contender]:
-    """Variants of the reference method that the literature suggests, for the ``dev`` split.
-
-    The conditions leave most training queries without a negative and keep, by construction,
-    only negatives that look more like the query than the positive does; these variants give
-    every query negatives (the ``closest`` fallback) or mix in easy ones (half random).
-    Select them by name with ``experiment --only``.
+def more_contenders(models: Sequence[str] = DEFAULT_MODELS) -> list[Contender]:
+    """Further contenders, chosen by name with ``experiment --contenders``: each single model,
+    fusion, and the reference method with half random negatives.
     """
     return [
-        Contender("ensemble-pca + closest fallback", "mined", "ensemble-pca",
-                  (("fallback", "closest"),)),
+        *(Contender(f"dense:{m}", "mined", f"dense:{m}") for m in models),
+        Contender("fusion", "mined", "fusion"),
         Contender("ensemble-pca + 50% random", "mined", "ensemble-pca",
                   (("random_share", 0.5),)),
     ]
 
 
+def select_contenders(names: Sequence[str]) -> list[Contender]:
+    """The contenders named (from :func:`default_contenders` and :func:`more_contenders`), in
+    table order; ``random`` (the baseline), the fused first stage and the base are always kept.
+
+    Raises:
+        ValueError: an unknown name (the message lists the known ones).
+    """
+    everything = default_contenders() + more_contenders()
+    known = [c.name for c in everything]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"Unknown contender {unknown[0]!r}; choose from: {', '.join(known)}.")
+    keep = {*names, BASELINE, FUSION, BASE}
+    return [c for c in everything if c.name in keep]
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
-    """What every fine-tuned contender shares (the equal budget)."""
+    """What every fine-tuned contender shares (the equal budget), and how the base is built.
 
-    loss: str = "triplet"
-    learning_rate: float = 2e-4
+    Fine-tuning starts from the base re-ranker, whose backbone already knows the domain, hence
+    the small ``learning_rate``; the head (pooler / classifier / linear) gets
+    ``head_learning_rate``. The base itself starts from a fresh head: ``base_*`` rates.
+    """
+
+    loss: str = "bce"
+    learning_rate: float = 5e-5
     head_learning_rate: float = 1e-3
     margin: float = 1.0
     warmup_ratio: float = 0.1
+    base_learning_rate: float = 2e-4
+    base_head_learning_rate: float = 1e-3
 
 
 @dataclass
@@ -146,6 +190,10 @@ class EvalSet:
     def candidates(self):
         return self.first_stage[CANDIDATES]
 
+    @property
+    def qrels(self):
+        return self.data.qrels_for(self.split)
+
     def key(self, depth: int) -> str:
         """Content key of what a re-ranker sees: queries, candidate ids and their texts."""
         items = []
@@ -157,15 +205,15 @@ class EvalSet:
 
 @dataclass
 class ExperimentResult:
-    """Per dataset, contender and seed: metrics; plus the summary table and run times."""
+    """Per dataset, contender and seed: metrics; the summary tables, paired tests and run times."""
 
     profile: Profile
     config: TrainingConfig
     #: dataset -> contender -> seed -> metric -> value
     scores: dict[str, dict[str, dict[int, dict[str, float]]]]
-    #: dataset -> summary table (mean, std, Holm-corrected p against random)
+    #: dataset -> summary table (see :func:`summarise`)
     tables: dict[str, pd.DataFrame]
-    #: dataset -> contender -> seed -> ranx Run (re-ranked or first-stage)
+    #: dataset -> contender -> seed -> ranx Run (re-ranked, interpolated or first-stage)
     runs: dict[str, dict[str, dict[int, Any]]] = field(repr=False, default_factory=dict)
     #: contender -> seed -> training log (``TrainResult.to_json()``)
     training: dict[str, dict[int, dict]] = field(repr=False, default_factory=dict)
@@ -175,53 +223,127 @@ class ExperimentResult:
     sets: dict[str, EvalSet] = field(repr=False, default_factory=dict)
     #: the evaluated split (``test``; ``dev`` for trying variants without touching the test set)
     split: str = "test"
-    #: contender name -> kind (``first-stage``, ``start``, ``in-batch``, ``mined``)
+    #: contender name -> kind (``first-stage``, ``start``, ``in-batch``, ``mined``,
+    #: ``interpolated``)
     kinds: dict[str, str] = field(default_factory=dict)
+    #: contender -> the interpolation weight chosen on dev
+    weights: dict[str, float] = field(default_factory=dict)
+    #: the base re-ranker: its folder, how it was built, its dev score
+    base: dict[str, Any] = field(default_factory=dict)
+    #: dataset -> the paired tests (``PairedTest`` as dicts) behind the tables
+    tests: dict[str, list[dict]] = field(repr=False, default_factory=dict)
+    #: contender name -> mining spec, for contenders resolved at run time (best single model)
+    specs: dict[str, str] = field(default_factory=dict)
 
     def markdown(self) -> str:
         from hardneg_kit.evaluation import markdown_table
 
-        p = self.profile
-        parts = [
-            f"## Cross-encoder re-ranking, profile `{p.name}`",
-            (f"Trained on `{TRAIN_DATASET}` train: {p.train_examples} triplets per contender, "
-             f"loss `{self.config.loss}`, {p.cross_encoder_layers} layers, max length "
-             f"{p.max_length}, batch {p.batch_size}, seeds {list(p.seeds)}. Each model re-ranks "
-             f"the top {p.rerank_depth} of the fused first stage. Mean ± std over seeds; "
-             f"p: paired t-test against `{BASELINE}` over (seed, query) pairs, "
-             "Holm-Bonferroni corrected; * p < 0.05."),
-        ]
+        parts = [f"## Cross-encoder re-ranking, profile `{self.profile.name}`",
+                 recipe(self.profile, self.config, self.base, self.specs)]
         for name, table in self.tables.items():
             size = self.sizes.get(name, {})
             parts.append(f"### {name} {self.split} ({size.get('queries', '?')} queries, "
                          f"{size.get('documents', '?')} documents)")
             parts.append(markdown_table(format_table(table)))
+        if self.training:
+            parts.append("### Training budget\n\n" + markdown_table(budget_table(self.training)))
         total = sum(self.seconds.values())
         parts.append("Wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in self.seconds.items())
                      + f" (total {total / 60:.1f} min).")
         return "\n\n".join(parts)
 
 
+def recipe(profile: Profile, config: TrainingConfig, base: Mapping[str, Any],
+           specs: Mapping[str, str]) -> str:
+    """The paragraph that says how every row of the tables was made."""
+    p = profile
+    layers = "all" if p.cross_encoder_layers is None else p.cross_encoder_layers
+    built = base.get("built", "")
+    chosen = "; ".join(f"`{n}` = `{s}`" for n, s in specs.items())
+    return (
+        f"Base re-ranker (the `{BASE}` row): {built} Every fine-tuned contender starts from it "
+        f"and trains on `{TRAIN_DATASET}` train with loss `{config.loss}` (in-batch negatives: "
+        f"`mnrl`): {p.train_examples} rows of one query, its positive and up to "
+        f"{p.num_negatives} mined negatives, {budget_rule(p)} Layers: {layers}, max length "
+        f"{p.max_length}, lr {config.learning_rate:g} (head {config.head_learning_rate:g}), "
+        f"seeds {list(p.seeds)}. {chosen + '. ' if chosen else ''}Each model re-ranks the top "
+        f"{p.rerank_depth} of the fused first stage; `X{WITH_FIRST_STAGE}` interpolates its "
+        "z-normalised score with the first stage's, with the weight chosen on "
+        f"{p.dev_queries or 'all'} `{TRAIN_DATASET}` dev queries (column w). Metrics: mean over "
+        "seeds (± the sample std over seeds, ddof=1, when there are several). Tests: each "
+        "query's metric averaged over seeds, then a paired t-test over queries against "
+        f"`{BASELINE}` and against `{FUSION}`, Holm-corrected over the rows of a table; Δ is the "
+        "mean difference with a 95% paired bootstrap interval; * Holm p < 0.05."
+    )
+
+
+def budget_rule(profile: Profile) -> str:
+    """The equal-budget rule, in words."""
+    from hardneg_kit.training import budget_steps
+
+    steps = budget_steps(profile.train_examples, profile.batch_size, profile.epochs)
+    return (f"{steps} optimiser steps of {profile.batch_size} rows for every contender (the "
+            "same pairs scored per step); a contender with fewer unique rows repeats them, and "
+            "the training-budget table gives its unique rows.")
+
+
+def budget_table(training: Mapping[str, Mapping[int, dict]]) -> pd.DataFrame:
+    """Per fine-tuned contender (first seed): unique rows, steps, pairs scored, time."""
+    rows = {}
+    for name, by_seed in training.items():
+        log = by_seed[min(by_seed)]
+        rows[name] = {
+            "unique rows": log["config"].get("unique_rows", log["train_rows"]),
+            "rows trained": log["train_rows"], "steps": log["steps"],
+            "pairs scored": log["pairs_seen"], "training s": round(log["wall_time_s"]),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "contender"
+    return table
+
+
 # --------------------------------------------------------------------------- data
+
+
+def query_cap(name: str, split: str, profile: Profile) -> int | None:
+    """How many queries of ``name``'s ``split`` the experiment evaluates."""
+    if split == "dev":
+        return profile.dev_queries
+    return profile.eval_queries if name == TRAIN_DATASET else profile.transfer_queries
 
 
 def eval_set(name: str, profile: Profile, top_k: int | None = None,
              split: str = "test") -> EvalSet:
     """Load a dataset's ``split`` (and the training split of the training dataset) at the
-    profile's size and run every first-stage retriever."""
-    from hardneg_kit.retrievers import run_retrievers
+    profile's size (:func:`query_cap` queries) and run every first-stage retriever.
+
+    First-stage runs have their score ties broken by doc id, so every tool ranks them alike.
+    """
+    from hardneg_kit.retrievers import break_ties, run_retrievers
 
     splits = ["train", split] if name == TRAIN_DATASET else [split]
     raw = load_beir(resolve_dataset(name), splits=splits)
-    caps = {split: profile.eval_queries, "train": profile.max_train_queries}
+    caps = {split: query_cap(name, split, profile), "train": profile.max_train_queries}
     data = sample(raw, profile.max_documents, caps)
     test = data.queries_for(split)
     texts = passage_texts(data.corpus)
     doc_ids = list(data.corpus["_id"])
     runs = run_retrievers([*FIRST_STAGE, CANDIDATES], doc_ids, texts, list(test["_id"]),
                           list(test["text"]), top_k=top_k or profile.top_k)
+    runs = {spec: break_ties(run, name=spec) for spec, run in runs.items()}
     return EvalSet(name, data, dict(zip(test["_id"], test["text"], strict=True)),
                    dict(zip(doc_ids, texts, strict=True)), runs, split)
+
+
+def best_single_model(dev: EvalSet, models: Sequence[str] = DEFAULT_MODELS,
+                      metric: str = "mrr@10") -> str:
+    """The dense retriever (``dense:<model>``) with the best first-stage ``metric`` on ``dev``:
+    the "best single model" contender mines with it. Chosen on dev, never on test."""
+    from hardneg_kit.evaluation import evaluate_runs
+
+    specs = [f"dense:{m}" for m in models]
+    table = evaluate_runs(dev.qrels, {s: dev.first_stage[s] for s in specs}, [metric])
+    return str(table[metric].idxmax())
 
 
 def in_batch_pairs(data: BeirData, split: str = "train"):
@@ -238,7 +360,9 @@ def in_batch_pairs(data: BeirData, split: str = "train"):
 
 
 def training_dataset(contender: Contender, data: BeirData, profile: Profile, seed: int):
-    """The contender's training rows (before equalising), mined with ``seed``."""
+    """The contender's training rows (before equalising), mined with ``seed``: one n-tuple row
+    per (query, positive) with at least one negative; a row with fewer than
+    ``profile.num_negatives`` negatives is padded with ``None`` (the losses skip those)."""
     from hardneg_kit.mining import mine, to_dataset
 
     if contender.kind == "in-batch":
@@ -246,7 +370,7 @@ def training_dataset(contender: Contender, data: BeirData, profile: Profile, see
     result = mine(data, "train", contender.spec, num_negatives=profile.num_negatives, seed=seed,
                   **dict(contender.params))
     logger.info("%s: %s", contender.name, result.summary())
-    return to_dataset(result, data, "triplet")
+    return to_dataset(result, data, "n-tuple", pad=True)
 
 
 # --------------------------------------------------------------------------- the shared start
@@ -287,38 +411,54 @@ def pseudo_queries(data: BeirData, num_examples: int, seed: int = 0, min_words: 
                               "positive": [rows[i][1] for i in pick]})
 
 
-def warm_start(data: BeirData, profile: Profile, config: TrainingConfig = None,
-               work_dir: str | Path | None = None) -> str:
-    """The shared starting point of every contender: the backbone warmed up on the corpus alone.
+def base_reranker(data: BeirData, profile: Profile, config: TrainingConfig | None = None,
+                  work_dir: str | Path | None = None, start: str = "minilm-l6") -> str:
+    """The re-ranker every contender starts from, and the "no fine-tuning" row: built once.
 
-    A fresh head on a bi-encoder backbone knows nothing about relevance, and a CPU budget is too
-    small to learn relevance and the domain's near-misses at once; a published cross-encoder
-    (what the reference method fine-tunes) has learnt relevance on other data. Without network
-    access, the kit learns it from :func:`pseudo_queries` of the training corpus with in-batch
-    negatives (``profile.warm_examples`` pairs) — no training query, no judgement. Returns the
-    saved model's folder ("minilm-l6" when ``warm_examples`` is 0); cached like the contenders.
+    The reference method fine-tunes an in-house cross-encoder that already re-ranks well. Offline,
+    the kit builds its analogue from what ships: the packaged all-MiniLM-L6-v2 backbone with a
+    mean-pooled head (:func:`hardneg_kit.models.cross_encoder_start`), trained with the
+    multiple-negatives ranking loss on ``profile.base_examples`` :func:`pseudo_queries` of the
+    training corpus (one in-batch negative per pair, ``config.base_learning_rate``). No query and
+    no judgement of any split is used. Cached under ``$HARDNEG_CACHE/experiment/<profile>``,
+    keyed by its settings and the corpus.
+
+    Args:
+        data: the training dataset (only its corpus is read).
+        profile: ``base_examples``, ``cross_encoder_layers``, ``max_length``, ``batch_size``.
+        config: the base's learning rates.
+        work_dir: where the model is saved (default the cache).
+        start: ``minilm-l6`` builds the base as above; any other value (a local folder or a
+            Hugging Face cross-encoder id) is an existing re-ranker and is its own base.
+
+    Returns:
+        The base's folder, or ``start`` itself (``minilm-l6`` when ``base_examples`` is 0:
+        contenders then start from a fresh head).
+
+    >>> base = base_reranker(aws.data, get_profile("smoke"))  # doctest: +SKIP
     """
     from hardneg_kit.training import budget_steps, train_cross_encoder
 
     config = config or TrainingConfig()
-    if profile.warm_examples <= 0:
-        return "minilm-l6"
+    if start != "minilm-l6" or profile.base_examples <= 0:
+        return start
     root = Path(work_dir) if work_dir else cache_dir("experiment", profile.name)
     key = content_key(json.dumps({
-        "warm": profile.warm_examples, "layers": profile.cross_encoder_layers,
+        "base": profile.base_examples, "layers": profile.cross_encoder_layers,
         "max_length": profile.max_length, "batch": profile.batch_size,
-        "lr": config.learning_rate, "head_lr": config.head_learning_rate,
+        "lr": config.base_learning_rate, "head_lr": config.base_head_learning_rate,
         "data": content_key(data.name, list(data.corpus["_id"]), list(data.corpus["text"])),
     }, sort_keys=True))
-    out = root / f"warm-start-{key[:12]}"
+    out = root / f"base-{key[:12]}"
     if (out / "training_log.json").exists():
         return str(out)
-    pairs = pseudo_queries(data, profile.warm_examples, seed=0)
-    logger.info("Warm start: %d pseudo-query pairs from the %s corpus", len(pairs), data.name)
+    pairs = pseudo_queries(data, profile.base_examples, seed=0)
+    logger.info("Base re-ranker: %d pseudo-query pairs from the %s corpus", len(pairs), data.name)
     train_cross_encoder(
         pairs, "mnrl", out, num_layers=profile.cross_encoder_layers,
         max_length=profile.max_length, batch_size=profile.batch_size,
-        learning_rate=config.learning_rate, head_learning_rate=config.head_learning_rate,
+        learning_rate=config.base_learning_rate,
+        head_learning_rate=config.base_head_learning_rate,
         warmup_ratio=config.warmup_ratio, seed=0, in_batch_negatives=1,
         max_steps=budget_steps(len(pairs), profile.batch_size),
     )
@@ -344,15 +484,19 @@ def train_contender(
 ):
     """Train one contender from ``base`` (or load it when this exact run finished before).
 
-    ``base`` is ``minilm-l6`` (a fresh head on the truncated backbone) or the folder of
-    :func:`warm_start`. Returns ``(model, training_log)``; ``training_log`` is ``None`` for the
-    ``start`` contender, which is ``base`` itself.
+    ``base`` is :func:`base_reranker`'s folder (or any cross-encoder), or ``minilm-l6`` (a fresh
+    head on the backbone truncated to ``profile.cross_encoder_layers``). The budget: the
+    contender's mined rows are drawn or repeated to ``profile.train_examples`` rows
+    (:func:`hardneg_kit.training.equalise`) and trained for the same number of optimiser steps;
+    the log's ``config.unique_rows`` says how many distinct rows there were. Returns
+    ``(model, training_log)``; ``training_log`` is ``None`` for the ``start`` contender, which
+    is ``base`` itself.
 
     >>> model, log = train_contender(c, data, get_profile("smoke"), seed=0)  # doctest: +SKIP
     """
     from sentence_transformers import CrossEncoder
 
-    from hardneg_kit.models import cross_encoder_start
+    from hardneg_kit.models import cross_encoder_device, cross_encoder_start
     from hardneg_kit.training import budget_steps, equalise, train_cross_encoder
 
     layers = profile.cross_encoder_layers if base == "minilm-l6" else None
@@ -369,10 +513,10 @@ def train_contender(
     log_path = out / "training_log.json"
     if log_path.exists():
         logger.info("%s seed %d: trained before, loading %s", contender.name, seed, out)
-        model = CrossEncoder(str(out), device="cpu")
+        model = CrossEncoder(str(out), device=cross_encoder_device())
         return model, json.loads(log_path.read_text())
-    rows = equalise(training_dataset(contender, data, profile, seed), profile.train_examples,
-                    seed=seed)
+    mined = training_dataset(contender, data, profile, seed)
+    rows = equalise(mined, profile.train_examples, seed=seed)
     loss = "mnrl" if contender.kind == "in-batch" else config.loss
     result = train_cross_encoder(
         rows, loss, out, base=base, num_layers=layers, max_length=profile.max_length,
@@ -380,7 +524,7 @@ def train_contender(
         head_learning_rate=config.head_learning_rate, warmup_ratio=config.warmup_ratio,
         margin=config.margin, seed=seed, in_batch_negatives=profile.num_negatives,
         max_steps=budget_steps(profile.train_examples, profile.batch_size, profile.epochs),
-        show_progress_bar=show_progress_bar,
+        show_progress_bar=show_progress_bar, log_extra={"unique_rows": len(mined)},
     )
     return result.model, result.to_json()
 
@@ -433,85 +577,112 @@ def rerank_cached(model, evalset: EvalSet, depth: int, model_dir: Path | None, n
 # --------------------------------------------------------------------------- statistics
 
 
-def holm(p_values: Mapping[str, float]) -> dict[str, float]:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1).
+def summarise(qrels, runs: Mapping[str, Mapping[int, Any]], metrics: Sequence[str] = METRICS,
+              baselines: Sequence[str] = (BASELINE, FUSION)):
+    """Per-seed scores, the summary table and the paired tests behind it.
 
-    >>> holm({"a": 0.01, "b": 0.04, "c": 0.03})
-    {'a': 0.03, 'b': 0.06, 'c': 0.06}
+    The table has, per contender: each metric's mean over seeds and ``<metric> std`` (sample std
+    over seeds, ddof=1; NaN for one seed), ``seeds``, and per baseline ``b`` present in ``runs``
+    and metric ``m``: ``<m> vs <b> delta``, ``... low``, ``... high`` (95% paired bootstrap
+    interval), ``... p`` (Holm over the table's rows) and ``... p raw``. Tests are made on each
+    query's metric averaged over seeds (:func:`hardneg_kit.statistics.compare`), n = queries.
+
+    Returns:
+        ``(scores, table, tests)``: contender -> seed -> metric -> value; the table; the
+        :class:`~hardneg_kit.statistics.PairedTest` list.
     """
-    items = sorted((p, k) for k, p in p_values.items() if not np.isnan(p))
-    m, running, out = len(items), 0.0, {}
-    for i, (p, k) in enumerate(items):
-        running = max(running, min(1.0, (m - i) * p))
-        out[k] = round(running, 12)
-    return {k: out.get(k, float("nan")) for k in p_values}
-
-
-def stacked(runs: Mapping[int, Any], seeds: Sequence[int]):
-    """One ranx Run over (seed, query) ids: ``"0|q1"``; a single run is repeated for each seed."""
-    from ranx import Run
-
-    out = {}
-    for s in seeds:
-        run = runs.get(s, runs.get(min(runs)))
-        for q in run.keys():
-            out[f"{s}|{q}"] = dict(run[q])
-    return Run(out)
-
-
-def summarise(qrels, runs: Mapping[str, Mapping[int, Any]], seeds: Sequence[int],
-              metrics: Sequence[str] = METRICS, baseline: str = BASELINE):
-    """Per-seed scores and the summary table (mean, std, raw and Holm p against ``baseline``)."""
-    from ranx import Qrels
-
-    from hardneg_kit.evaluation import compare_runs, evaluate_runs
+    from hardneg_kit.evaluation import evaluate_runs
+    from hardneg_kit.statistics import compare, seed_summary
 
     scores = {
         name: {s: evaluate_runs(qrels, {name: run}, metrics).iloc[0].to_dict()
                for s, run in by_seed.items()}
         for name, by_seed in runs.items()
     }
-    rows = {}
-    for name, by_seed in scores.items():
-        values = pd.DataFrame(by_seed).T  # seeds x metrics
-        rows[name] = {**{f"{m}": values[m].mean() for m in metrics},
-                      **{f"{m} std": values[m].std(ddof=0) for m in metrics},
-                      "seeds": len(values)}
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    if baseline in runs and len(runs) > 1:
-        qd = qrels.to_dict()
-        sq = Qrels({f"{s}|{q}": docs for s in seeds for q, docs in qd.items()})
-        report = compare_runs(sq, {n: stacked(r, seeds) for n, r in runs.items()},
-                              baseline=baseline, metrics=metrics)
-        for m in metrics:
-            raw = {n: float(report.comparisons[(baseline, n)][m]["p_value"])
-                   for n in runs if n != baseline}
-            adjusted = holm(raw)
-            table[f"{m} p"] = [adjusted.get(n, np.nan) for n in table.index]
-            table[f"{m} p raw"] = [raw.get(n, np.nan) for n in table.index]
+    table = pd.DataFrame.from_dict(
+        {n: seed_summary(qrels, by_seed, metrics) for n, by_seed in runs.items()}, orient="index")
+    tests = []
+    for b in (b for b in baselines if b in runs and len(runs) > 1):
+        for t in compare(qrels, runs, b, metrics):
+            tests.append(t)
+            col = f"{t.metric} vs {b}"
+            for suffix, value in (("delta", t.delta), ("low", t.ci_low), ("high", t.ci_high),
+                                  ("p", t.p_holm), ("p raw", t.p)):
+                table.loc[t.contender, f"{col} {suffix}"] = value
     table.index.name = "contender"
-    return scores, table
+    return scores, table, tests
+
+
+def _baseline_label(name: str) -> str:
+    return "fusion" if name == FUSION else name
 
 
 def format_table(table: pd.DataFrame, metrics: Sequence[str] = METRICS,
-                 baseline: str = BASELINE) -> pd.DataFrame:
-    """``mean ± std`` strings, ``*`` where Holm p < 0.05 against ``baseline``, and the MRR@10
-    p-value."""
+                 metric: str = "mrr@10") -> pd.DataFrame:
+    """``mean ± std`` per metric (± only with several seeds), then for ``metric`` and each
+    baseline of the table: ``Δ [95% CI]`` (``*`` where Holm p < 0.05) and the Holm p-value."""
     out = pd.DataFrame(index=table.index)
     for m in metrics:
-        cells = []
+        out[m] = [f"{row[m]:.3f}" + (f" ± {row[f'{m} std']:.3f}" if row["seeds"] > 1 else "")
+                  for _, row in table.iterrows()]
+    prefix = f"{metric} vs "
+    baselines = dict.fromkeys(c[len(prefix):-len(" delta")] for c in table.columns
+                              if c.startswith(prefix) and c.endswith(" delta"))
+    for b in baselines:
+        col, label = f"{metric} vs {b}", _baseline_label(b)
+        cells, ps = [], []
         for _, row in table.iterrows():
-            cell = f"{row[m]:.3f}"
-            if row.get("seeds", 1) > 1:
-                cell += f" ± {row[f'{m} std']:.3f}"
-            p = row.get(f"{m} p", np.nan)
-            if not np.isnan(p) and p < 0.05:
-                cell += " *" if row[m] > table.loc[baseline, m] else " (worse) *"
-            cells.append(cell)
-        out[m] = cells
-    if "mrr@10 p" in table:
-        out["p (mrr@10)"] = [("" if np.isnan(p) else f"{p:.2g}") for p in table["mrr@10 p"]]
+            p = row.get(f"{col} p", np.nan)
+            if pd.isna(p):
+                cells.append("")
+                ps.append("")
+                continue
+            star = " *" if p < 0.05 else ""
+            cells.append(f"{row[f'{col} delta']:+.3f} [{row[f'{col} low']:+.3f}, "
+                         f"{row[f'{col} high']:+.3f}]{star}")
+            ps.append(f"{p:.2g}")
+        out[f"Δ {metric} vs {label} [95% CI]"] = cells
+        out[f"p vs {label}"] = ps
     return out
+
+
+def verdict(table: pd.DataFrame, contender: str, baseline: str, metric: str = "mrr@10") -> str:
+    """One sentence computed from a summary table: how ``contender`` compares with ``baseline``.
+
+    Needs the table's paired test of the two (:func:`summarise` tests against ``random`` and the
+    fused first stage; :func:`compare_saved` against any contender).
+
+    >>> verdict(result.tables["aws-cli"], "bm25", "random")  # doctest: +SKIP
+    'bm25: MRR@10 0.652 vs 0.631 for random (Δ +0.021, 95% CI [+0.008, +0.034], Holm p = 0.012):
+    significantly better.'
+    """
+    col = f"{metric} vs {baseline}"
+    if f"{col} delta" not in table or pd.isna(table.loc[contender].get(f"{col} p", np.nan)):
+        raise ValueError(f"The table holds no test of {contender!r} against {baseline!r}; use "
+                         f"compare_saved(..., baseline={baseline!r}).")
+    row = table.loc[contender]
+    p = row[f"{col} p"]
+    reading = ("not a significant difference" if p >= 0.05 else
+               "significantly " + ("better" if row[f"{col} delta"] > 0 else "worse"))
+    return (f"{contender}: {metric.upper()} {row[metric]:.3f} vs {table.loc[baseline, metric]:.3f}"
+            f" for {_baseline_label(baseline)} (Δ {row[f'{col} delta']:+.3f}, 95% CI "
+            f"[{row[f'{col} low']:+.3f}, {row[f'{col} high']:+.3f}], Holm p = {p:.2g}): "
+            f"{reading}.")
+
+
+def load_tables(output_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """The summary tables a run saved in ``results.json`` (dataset -> table, as :func:`summarise`).
+
+    >>> verdict(load_tables("results/full")["aws-cli"], "bm25", "random")  # doctest: +SKIP
+    """
+    path = Path(output_dir) / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run 'python -m hardneg_kit experiment' first.")
+    summary = json.loads(path.read_text())["summary"]
+    tables = {d: pd.DataFrame.from_dict(rows, orient="index") for d, rows in summary.items()}
+    for table in tables.values():
+        table.index.name = "contender"
+    return tables
 
 
 # --------------------------------------------------------------------------- the experiment
@@ -539,11 +710,12 @@ def run_experiment(
     datasets: Sequence[str] = EVAL_DATASETS,
     work_dir: str | Path | None = None,
     split: str = "test",
+    cross_encoder: str = "minilm-l6",
 ) -> ExperimentResult:
-    """Train every contender for every seed, re-rank every evaluation set, compare, write.
+    """Build the base, train every contender for every seed, re-rank, interpolate, compare, write.
 
     Args:
-        profile: ``smoke``, ``workshop``, ``full`` (or a :class:`Profile`).
+        profile: ``smoke``, ``workshop``, ``full``, ``paper`` (or a :class:`Profile`).
         output_dir: where ``results.json``, ``results.md``, the TREC runs, training logs and
             plots go (``None``: write nothing).
         contenders: default :func:`default_contenders`.
@@ -552,30 +724,41 @@ def run_experiment(
         work_dir: trained models and cached runs (default ``$HARDNEG_CACHE/experiment/<profile>``).
         split: the split every dataset is evaluated on; ``dev`` (aws-cli only) is where
             variants are tried, so that choices are never made on the test set.
+        cross_encoder: the start: ``minilm-l6`` (the kit builds its base re-ranker,
+            :func:`base_reranker`) or an existing cross-encoder (a folder or Hugging Face id).
 
     >>> result = run_experiment("workshop", "results/workshop")  # doctest: +SKIP
     """
-    from hardneg_kit.evaluation import warm_up_ranx
+    from hardneg_kit.evaluation import evaluate_runs, warm_up_ranx
+    from hardneg_kit.interpolation import choose_weight, interpolate
 
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
     contenders = list(contenders or default_contenders())
     names = [c.name for c in contenders]
     if len(set(names)) != len(names):
         raise ValueError("Contender names must be unique.")
+    if datasets[0] != TRAIN_DATASET:
+        raise ValueError(f"The first evaluation dataset must be {TRAIN_DATASET!r}.")
     seconds: dict[str, float] = {}
     warm_up_ranx()
 
     start = time.perf_counter()
     sets = {name: eval_set(name, profile, split=split) for name in datasets}
-    train_data = sets[TRAIN_DATASET].data if TRAIN_DATASET in sets else eval_set(
-        TRAIN_DATASET, profile).data
+    dev = sets[TRAIN_DATASET] if split == "dev" else eval_set(TRAIN_DATASET, profile, split="dev")
+    train_data = sets[TRAIN_DATASET].data
+    specs = {}
+    if any(c.spec == BEST_SINGLE for c in contenders):
+        specs["best single model"] = best_single_model(dev)
+        contenders = [replace(c, spec=specs["best single model"]) if c.spec == BEST_SINGLE else c
+                      for c in contenders]
     seconds["first stage"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    base = warm_start(train_data, profile, config, work_dir)
-    seconds["warm start"] = time.perf_counter() - start
+    base = base_reranker(train_data, profile, config, work_dir, start=cross_encoder)
+    seconds["base re-ranker"] = time.perf_counter() - start
 
     runs: dict[str, dict[str, dict[int, Any]]] = {d: {} for d in sets}
+    dev_runs: dict[str, dict[int, Any]] = {}
     training: dict[str, dict[int, dict]] = {}
     start = time.perf_counter()
     for c in contenders:
@@ -594,25 +777,75 @@ def run_experiment(
             model_dir = Path(log["output_dir"]) if log else _start_dir(base)
             if log:
                 training.setdefault(c.name, {})[seed] = log
+            tag = f"{c.slug}-s{seed}"
+            dev_runs.setdefault(c.name, {})[seed] = rerank_cached(
+                model, dev, profile.rerank_depth, model_dir, tag, show_progress_bar=False)
             for d, es in sets.items():
                 runs[d].setdefault(c.name, {})[seed] = rerank_cached(
-                    model, es, profile.rerank_depth, model_dir, f"{c.slug}-s{seed}",
-                    show_progress_bar=False)
+                    model, es, profile.rerank_depth, model_dir, tag, show_progress_bar=False)
             del model
     seconds["training and re-ranking"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    scores, tables = {}, {}
+    base_info = _describe_base(base, cross_encoder, dev, dev_runs.get(BASE))
+    weights = {name: choose_weight(dev.qrels, by_seed, dev.candidates)
+               for name, by_seed in dev_runs.items()}
+    kinds = {c.name: c.kind for c in contenders}
+    for name, w in weights.items():
+        kinds[name + WITH_FIRST_STAGE] = "interpolated"
+        for d, es in sets.items():
+            runs[d][name + WITH_FIRST_STAGE] = {
+                s: interpolate(run, es.candidates, w, name=f"{Contender(name, '').slug}-fs-s{s}")
+                for s, run in runs[d][name].items()}
+    scores, tables, tests = {}, {}, {}
     for d, es in sets.items():
-        scores[d], tables[d] = summarise(es.data.qrels_for(split), runs[d], profile.seeds)
+        scores[d], tables[d], found = summarise(es.qrels, runs[d])
+        tests[d] = [asdict(t) for t in found]
+        tables[d]["w"] = [weights.get(n.removesuffix(WITH_FIRST_STAGE), np.nan)
+                          if n.endswith(WITH_FIRST_STAGE) else np.nan for n in tables[d].index]
+    fusion_dev = evaluate_runs(dev.qrels, {"fusion": dev.candidates}, ["mrr@10"]).iloc[0, 0]
+    logger.info("First stage (fusion) on %s dev: MRR@10 %.3f; base re-ranker %s", TRAIN_DATASET,
+                fusion_dev, base_info.get("dev mrr@10", "not evaluated"))
     seconds["evaluation"] = time.perf_counter() - start
     sizes = {d: {"queries": len(es.queries), "documents": len(es.passages)}
              for d, es in sets.items()}
+    sizes["dev"] = {"queries": len(dev.queries), "documents": len(dev.passages)}
     result = ExperimentResult(profile, config, scores, tables, runs, training, seconds, sizes,
-                              sets, split, {c.name: c.kind for c in contenders})
+                              sets, split, kinds, weights, base_info, tests, specs)
     if output_dir is not None:
         write_results(result, output_dir)
     return result
+
+
+def _describe_base(base: str, start: str, dev: EvalSet, dev_runs: Mapping[int, Any] | None
+                   ) -> dict[str, Any]:
+    """What the base re-ranker is, how it was built (from its log) and its dev MRR@10: the
+    evaluation of the start before any contender-specific training."""
+    from hardneg_kit.evaluation import evaluate_runs
+
+    info: dict[str, Any] = {"start": start}
+    log_path = Path(base) / "training_log.json"
+    if start != "minilm-l6":
+        info["built"] = f"the existing cross-encoder `{start}`, as it is."
+    elif log_path.exists():
+        log = json.loads(log_path.read_text())
+        cfg = log["config"]
+        layers = "all" if cfg["num_layers"] is None else cfg["num_layers"]
+        info["training"] = {k: log[k] for k in ("steps", "pairs_seen", "wall_time_s",
+                                                "pairs_per_s", "train_rows")}
+        info["built"] = (
+            f"the packaged all-MiniLM-L6-v2 backbone ({layers} layers, mean-pooled head), "
+            f"trained once with `mnrl` on {log['train_rows']} pseudo-queries of the "
+            f"`{TRAIN_DATASET}` corpus (first sentence -> rest of the document; no query or "
+            f"judgement of any split), {log['steps']} steps, {log['wall_time_s'] / 60:.1f} min "
+            "on this machine.")
+    else:
+        info["built"] = "none: the backbone with a fresh head (profile.base_examples = 0)."
+    if dev_runs:
+        info["dev mrr@10"] = round(float(np.mean([
+            evaluate_runs(dev.qrels, {"base": r}, ["mrr@10"]).iloc[0, 0]
+            for r in dev_runs.values()])), 4)
+    return info
 
 
 def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
@@ -645,9 +878,12 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
         "train_dataset": TRAIN_DATASET,
         "split": result.split,
         "contenders": result.kinds,
+        "specs": result.specs,
         "candidates": CANDIDATES,
-        "baseline": BASELINE,
+        "baselines": [BASELINE, FUSION],
         "metrics": list(METRICS),
+        "weights": result.weights,
+        "base": result.base,
         "sizes": result.sizes,
         "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
@@ -655,6 +891,7 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
         "scores": {d: {n: {str(s): v for s, v in by.items()} for n, by in sc.items()}
                    for d, sc in result.scores.items()},
         "summary": {d: json.loads(t.to_json(orient="index")) for d, t in result.tables.items()},
+        "tests": result.tests,
     }
     with atomic_path(out / "results.json") as tmp:
         tmp.write_text(json.dumps(payload, indent=2))
@@ -697,26 +934,24 @@ def compare_saved(output_dir: str | Path, baseline: str,
                   contenders: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
     """Re-test saved results against another ``baseline`` (e.g. ``bm25``), from the runs alone.
 
-    Same statistics as the experiment (paired t-test over (seed, query) pairs, Holm-corrected
-    over the contenders compared); ``contenders`` limits the comparison (default: every
-    cross-encoder contender, not the first-stage runs). Returns dataset -> summary table, as
-    :func:`summarise`.
+    Same statistics as the experiment (:func:`summarise`: per-query metrics averaged over seeds,
+    paired t-tests over queries, Holm over the contenders compared, bootstrap intervals);
+    ``contenders`` limits the comparison (default: every cross-encoder contender, alone and
+    interpolated, not the first-stage runs). Returns dataset -> summary table.
 
-    >>> tables = compare_saved("results/full", "bm25", ["semi-hard"])  # doctest: +SKIP
+    >>> tables = compare_saved("results/full", "bm25", ["ensemble-pca"])  # doctest: +SKIP
     """
     from ranx import Qrels
 
     payload, runs = load_saved_runs(output_dir)
-    seeds = payload["profile"]["seeds"]
     split = payload.get("split", "test")
-    kinds = payload.get("contenders")  # absent in results written before it was added
+    kinds = payload["contenders"]
     tables = {}
     for d, by_contender in runs.items():
         if baseline not in by_contender:
             raise ValueError(f"{output_dir}: no contender {baseline!r} in {d}; choose from: "
                              f"{', '.join(by_contender)}.")
-        trained = [n for n, by_seed in by_contender.items()
-                   if (kinds[n] != "first-stage" if kinds else len(by_seed) == len(seeds))]
+        trained = [n for n in by_contender if kinds.get(n) != "first-stage"]
         wanted = [baseline, *(n for n in (contenders or trained) if n != baseline)]
         unknown = [n for n in wanted if n not in by_contender]
         if unknown:
@@ -726,6 +961,6 @@ def compare_saved(output_dir: str | Path, baseline: str,
                              for r in by_seed.values()))
         full = load_beir(resolve_dataset(d), splits=[split]).qrels_for(split).to_dict()
         qrels = Qrels({q: full[q] for q in sorted(qids)})
-        _, tables[d] = summarise(qrels, {n: by_contender[n] for n in wanted}, seeds,
-                                 metrics=payload["metrics"], baseline=baseline)
+        _, tables[d], _ = summarise(qrels, {n: by_contender[n] for n in wanted},
+                                    metrics=payload["metrics"], baselines=(baseline,))
     return tables

@@ -1074,6 +1074,7 @@ def to_dataset(
     output_scores: bool = False,
     anchor_column: str = "query",
     positive_column: str = "positive",
+    pad: bool = False,
 ):
     """The negatives as a ``datasets.Dataset`` in a ``mine_hard_negatives`` output format.
 
@@ -1082,7 +1083,8 @@ def to_dataset(
 
     - ``triplet``: query, positive, negative (one row per positive x negative)
     - ``n-tuple``: query, positive, negative_1 ... negative_n (rows with all n negatives only,
-      as there; n = the largest count in the result)
+      as there; n = the largest count in the result). ``pad=True`` keeps every row with at
+      least one negative and fills the missing ones with ``None`` (the kit's losses skip them)
     - ``labeled-pair``: query, positive (any document), label (1 / 0)
     - ``labeled-list``: query, positive (list: positives then negatives), labels
 
@@ -1126,18 +1128,21 @@ def to_dataset(
             cols[f"negative_{i}"] = []
         dropped = 0
         for r in result.rows:
-            if len(r.negative_ids) < n:
+            if len(r.negative_ids) < n and not (pad and r.negative_ids):
                 dropped += 1
                 continue
+            missing = n - len(r.negative_ids)
             for pid, ps in zip(r.positive_ids, r.positive_scores, strict=True):
                 cols[a].append(q_text[r.query_id])
                 cols[p].append(text(pid))
-                for i, nid in enumerate(r.negative_ids, start=1):
-                    cols[f"negative_{i}"].append(text(nid))
+                for i, nid in enumerate([*r.negative_ids, *[None] * missing], start=1):
+                    cols[f"negative_{i}"].append(None if nid is None else text(nid))
                 if output_scores:
-                    cols.setdefault("scores", []).append([sc(ps)] + [sc(s) for s in r.scores])
+                    scores = [sc(ps)] + [sc(s) for s in r.scores] + [math.nan] * missing
+                    cols.setdefault("scores", []).append(scores)
         if dropped:
-            logger.info("n-tuple: %d queries with fewer than %d negatives left out", dropped, n)
+            logger.info("n-tuple: %d queries with %s negatives left out", dropped,
+                        "no" if pad else f"fewer than {n}")
     elif format == "labeled-pair":
         key = "score" if output_scores else "label"
         cols[key] = []

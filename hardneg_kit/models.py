@@ -109,6 +109,16 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 1.5) -> bool:
         return False
 
 
+def cross_encoder_device() -> str:
+    """Where cross-encoders train and score: ``cuda`` when a GPU is visible, else ``cpu``.
+
+    Encoders stay on the CPU unless asked (their embeddings are cached and shared across runs).
+    """
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 # --------------------------------------------------------------------------- encoders
 
 
@@ -405,7 +415,8 @@ def cross_encoder_start(
         if pooling == "mean":
             model = _mean_pooled_cross_encoder(path, max_length, local_only)
         else:
-            kwargs: dict = {"num_labels": 1, "max_length": max_length, "device": "cpu"}
+            kwargs: dict = {"num_labels": 1, "max_length": max_length,
+                            "device": cross_encoder_device()}
             if local_only:
                 kwargs["local_files_only"] = True
             model = CrossEncoder(path, **kwargs)
@@ -432,7 +443,8 @@ def _mean_pooled_cross_encoder(path: str, max_length: int, local_only: bool):
     )
     dim = backbone.get_embedding_dimension()
     head = Dense(dim, 1, activation_function=None, module_output_name="scores")
-    return CrossEncoder(modules=[backbone, Pooling(dim, "mean"), head], device="cpu")
+    return CrossEncoder(modules=[backbone, Pooling(dim, "mean"), head],
+                        device=cross_encoder_device())
 
 
 def _truncate_layers(model, num_layers: int, spec: str) -> None:

@@ -600,11 +600,68 @@ def make_retriever(spec: str, **kwargs: Any) -> Retriever:
     raise ValueError(f"Unknown retriever spec {spec!r}; valid forms: {RETRIEVER_FORMS}.")
 
 
+def break_ties(run: Run, name: str | None = None) -> Run:
+    """A copy of ``run`` whose scores strictly decrease in (score desc, doc id asc) order.
+
+    trec_eval orders a query's documents by score, then by doc id *descending*; ranx (an unstable
+    argsort) and a plain sort order exact ties their own ways, so tied runs score differently.
+    Here each query's documents are walked in (score descending, doc id ascending) order and a
+    score that is not strictly below the previous written one becomes the next value below it;
+    every other score keeps its value. Order and all untied scores survive; only ties move, by
+    the smallest amount that all readers see.
+
+    The comparison and the nudge are at single precision: trec_eval parses scores into a C
+    ``float``, so a float64 step (``np.nextafter`` in float64) would read back as the same score
+    and tie again. A tied score becomes ``np.nextafter(float32(previous), -inf)`` in float32,
+    stored as the (exactly representable) float64 value; two float64 scores equal in float32 count
+    as tied. A nudge can push the next score down too (when it was only one float32 step lower).
+
+    Args:
+        run: the run; not modified.
+        name: the new run's name (default: ``run.name``).
+
+    Returns:
+        A new run with the same queries and documents, every query's scores distinct in float32.
+
+    Example:
+        >>> tied = make_run({"q1": {"c": 1.0, "a": 1.0, "b": 1.0, "z": 2.0}})
+        >>> untied = break_ties(tied)
+        >>> sorted(untied["q1"], key=untied["q1"].get, reverse=True)
+        ['z', 'a', 'b', 'c']
+        >>> untied["q1"]["a"] == 1.0 > untied["q1"]["b"] > untied["q1"]["c"]
+        True
+    """
+    untied = {qid: _untie(dict(run[qid])) for qid in run.keys()}
+    return make_run(untied, name=run.name if name is None else name)
+
+
+def _untie(hits: dict[str, float]) -> dict[str, float]:
+    """Doc -> score in (score desc, doc id asc) order, strictly decreasing in float32."""
+    ordered = sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))
+    single = np.array([s for _, s in ordered], dtype=np.float32)
+    if np.all(single[1:] < single[:-1]):  # nothing tied: keep every value
+        return {d: float(s) for d, s in ordered}
+    out: dict[str, float] = {}
+    previous = None
+    for doc, score in ordered:
+        if previous is not None and not np.float32(score) < np.float32(previous):
+            score = np.nextafter(np.float32(previous), np.float32(-np.inf))
+        out[doc] = previous = float(score)
+    return out
+
+
 def write_trec(run: Run, path: str | Path, tag: str | None = None) -> Path:
     """Write a run as a TREC run file (``qid Q0 docid rank score tag``), atomically.
 
+    Ties are broken by doc id first (:func:`break_ties`: equal scores, ascending doc id, are
+    nudged apart by one float32 step each), so trec_eval, which reads scores in single precision
+    and would order ties by doc id descending, and ranx, which orders them arbitrarily, see the
+    same ranking. Scores are written in full (Python's shortest round-trip ``repr``), so
+    :func:`read_trec` gives back the same float64 values.
+
     A path ending in ``.gz`` is gzip-compressed (``zcat run.trec.gz | trec_eval ...``);
-    :func:`read_trec` reads both.
+    :func:`read_trec` reads both. The gzip header holds no name and mtime 0: the same run gives
+    the same bytes.
 
     Queries without hits have no line in TREC files; :func:`hardneg_kit.evaluation.evaluate_runs`
     counts them as misses.
@@ -618,17 +675,13 @@ def write_trec(run: Run, path: str | Path, tag: str | None = None) -> Path:
         bad = next((x for x in (qid, *run[qid]) if space.search(x)), None)
         if bad is not None:
             raise ValueError(f"Id {bad!r} contains whitespace; TREC files cannot hold it.")
-    old_name = run.name
-    run.name = tag
-    try:
-        with atomic_path(path) as tmp:
-            run.save(str(tmp), kind="trec")
-            if path.suffix == ".gz":  # no name, mtime 0: the same run gives the same bytes
-                data = tmp.read_bytes()
-                with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as z:
-                    z.write(data)
-    finally:
-        run.name = old_name
+    untied = break_ties(run, name=tag)  # ranx writes "{score}": repr, no digits lost
+    with atomic_path(path) as tmp:
+        untied.save(str(tmp), kind="trec")
+        if path.suffix == ".gz":  # no name, mtime 0: the same run gives the same bytes
+            data = tmp.read_bytes()
+            with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as z:
+                z.write(data)
     return path
 
 

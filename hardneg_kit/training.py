@@ -360,6 +360,7 @@ def train_cross_encoder(
     log_every: int = 10,
     show_progress_bar: bool = True,
     num_threads: int | None = None,
+    log_extra: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Fine-tune a cross-encoder on a mined dataset with one loss; save it to ``output_dir``.
 
@@ -389,6 +390,8 @@ def train_cross_encoder(
         show_progress_bar: the trainer's tqdm bar.
         num_threads: torch CPU threads while training (restored afterwards); on a busy shared
             machine 1 thread can be 2-3x faster than oversubscribed cores.
+        log_extra: facts about the data to keep in the log's ``config`` (e.g. the number of
+            unique rows before :func:`equalise` repeated them).
 
     Returns:
         :class:`TrainResult`, with the trained model in ``result.model``.
@@ -420,7 +423,7 @@ def train_cross_encoder(
         CrossEncoderTrainingArguments,
     )
 
-    from hardneg_kit.models import cross_encoder_start
+    from hardneg_kit.models import cross_encoder_device, cross_encoder_start
 
     output_dir = Path(output_dir)
     config = {
@@ -430,6 +433,7 @@ def train_cross_encoder(
         "max_steps": max_steps, "margin": margin, "in_batch_negatives": in_batch_negatives,
         "log_every": log_every,
         "train_rows_input": len(train_dataset),
+        **dict(log_extra or {}),
         "torch_threads": num_threads or torch.get_num_threads(),
         "versions": {
             "sentence-transformers": sentence_transformers.__version__,
@@ -453,7 +457,7 @@ def train_cross_encoder(
         warmup_steps=warmup_ratio,  # a float < 1 is a ratio of the total steps
         seed=seed,
         data_seed=seed,
-        use_cpu=True,
+        use_cpu=cross_encoder_device() == "cpu",
         report_to="none",
         save_strategy="no",
         eval_strategy="no",

@@ -1,4 +1,4 @@
-"""The re-ranking experiment: statistics by hand, the corpus-only warm start, and a smoke run."""
+"""The re-ranking experiment: statistics by hand, the base re-ranker, and a smoke run."""
 
 import gzip
 import json
@@ -10,59 +10,70 @@ from ranx import Qrels, Run, evaluate
 from hardneg_kit.cli import main
 from hardneg_kit.corpus import BeirData, load_beir, resolve_dataset
 from hardneg_kit.experiment import (
+    BASE,
     BASELINE,
+    FUSION,
+    WITH_FIRST_STAGE,
     Contender,
     compare_saved,
     default_contenders,
     format_table,
-    holm,
+    more_contenders,
     pseudo_queries,
     run_experiment,
-    stacked,
+    select_contenders,
     summarise,
-    variant_contenders,
+    verdict,
 )
-
-
-def test_holm_matches_the_step_down_rule_by_hand():
-    # sorted: 0.01 * 3 = 0.03; 0.03 * 2 = 0.06; 0.04 * 1 = 0.04 -> monotone 0.06
-    assert holm({"a": 0.01, "b": 0.04, "c": 0.03}) == {"a": 0.03, "b": 0.06, "c": 0.06}
-    assert holm({"a": 0.5, "b": 0.9}) == {"a": 1.0, "b": 1.0}  # capped at 1
-    out = holm({"a": 0.02, "b": float("nan")})
-    assert out["a"] == 0.02 and np.isnan(out["b"])  # nan is not counted as a test
+from hardneg_kit.interpolation import WEIGHT_GRID
+from hardneg_kit.profiles import get_profile
 
 
 def test_default_contenders_cover_the_issue_and_have_unique_slugs():
-    contenders = default_contenders()
+    contenders = default_contenders() + more_contenders()
     names = [c.name for c in contenders]
-    for wanted in ("no fine-tuning", "in-batch negatives", BASELINE, "bm25", "fusion",
-                   "ensemble-pca", "ensemble-pca + filter 0.95", "semi-hard",
-                   "dense:minilm-l6", "first-stage: bm25", "first-stage: fusion (rrf)"):
+    for wanted in (BASE, "in-batch negatives", BASELINE, "bm25", "best single model",
+                   "ensemble-pca", "ensemble-pca + filter 0.95", "ensemble-pca + closest fallback",
+                   "semi-hard", "fusion", "dense:minilm-l6", "first-stage: bm25", FUSION):
         assert wanted in names
+    assert len(set(names)) == len(names)
     assert len({c.slug for c in contenders}) == len(contenders)
+    assert {Contender(n + WITH_FIRST_STAGE, "").slug for n in names}.isdisjoint(
+        c.slug for c in contenders)
 
 
-def test_stacked_runs_pair_seeds_and_repeat_a_single_run():
-    one = Run({"q1": {"d1": 1.0}})
-    out = stacked({0: one}, [0, 1]).to_dict()
-    assert set(out) == {"0|q1", "1|q1"}
+def test_select_contenders_keeps_the_baselines_and_rejects_unknown_names():
+    chosen = [c.name for c in select_contenders(["semi-hard", "fusion"])]
+    assert chosen == [FUSION, BASE, BASELINE, "semi-hard", "fusion"]
+    with pytest.raises(ValueError, match="Unknown contender 'nope'"):
+        select_contenders(["nope"])
 
 
-def test_summarise_means_stds_and_p_values():
-    qrels = Qrels({"q1": {"d1": 1}, "q2": {"d2": 1}, "q3": {"d3": 1}})
-    good = Run({"q1": {"d1": 2.0, "x": 1.0}, "q2": {"d2": 2.0, "x": 1.0},
-                "q3": {"d3": 2.0, "x": 1.0}})
-    bad = Run({"q1": {"x": 2.0, "d1": 1.0}, "q2": {"x": 2.0, "d2": 1.0},
-               "q3": {"x": 2.0, "d3": 1.0}})
-    runs = {BASELINE: {0: bad, 1: good}, "other": {0: good, 1: good}}
-    scores, table = summarise(qrels, runs, [0, 1], metrics=["mrr@10"])
+def test_summarise_averages_seeds_per_query_before_testing():
+    qrels = Qrels({f"q{i}": {f"d{i}": 1} for i in range(4)})
+    good = Run({f"q{i}": {f"d{i}": 2.0, "x": 1.0} for i in range(4)})
+    bad = Run({f"q{i}": {"x": 2.0, f"d{i}": 1.0} for i in range(4)})
+    runs = {FUSION: {0: bad}, BASELINE: {0: bad, 1: good}, "other": {0: good, 1: good}}
+    scores, table, tests = summarise(qrels, runs, metrics=["mrr@10"])
     assert scores[BASELINE][0]["mrr@10"] == pytest.approx(0.5)
     assert table.loc[BASELINE, "mrr@10"] == pytest.approx(0.75)
-    assert table.loc[BASELINE, "mrr@10 std"] == pytest.approx(0.25)
-    assert table.loc["other", "mrr@10"] == pytest.approx(1.0)
-    assert 0 <= table.loc["other", "mrr@10 p"] <= 1 and np.isnan(table.loc[BASELINE, "mrr@10 p"])
+    # ± is the sample std over seeds (ddof=1): seeds at 0.5 and 1.0
+    assert table.loc[BASELINE, "mrr@10 std"] == pytest.approx(np.std([0.5, 1.0], ddof=1))
+    assert np.isnan(table.loc[FUSION, "mrr@10 std"])  # one seed: no spread
+    # n = queries (4), not queries x seeds: every query's seed-averaged difference is 0.25
+    other = next(t for t in tests if t.contender == "other" and t.baseline == BASELINE)
+    assert other.n == 4 and other.delta == pytest.approx(0.25)
+    assert other.ci_low == pytest.approx(0.25) and other.ci_high == pytest.approx(0.25)
+    assert table.loc["other", "mrr@10 vs random delta"] == pytest.approx(0.25)
+    assert table.loc["other", f"mrr@10 vs {FUSION} delta"] == pytest.approx(0.5)
+    # Holm over every row of the table, the first stage and the base included
+    assert not np.isnan(table.loc[FUSION, "mrr@10 vs random p"])
     shown = format_table(table, ["mrr@10"])
-    assert shown.loc["other", "mrr@10"].startswith("1.000 ± 0.000")
+    assert list(shown.columns) == ["mrr@10", "Δ mrr@10 vs random [95% CI]", "p vs random",
+                                   "Δ mrr@10 vs fusion [95% CI]", "p vs fusion"]
+    assert shown.loc[BASELINE, "mrr@10"] == "0.750 ± 0.354"
+    assert shown.loc[FUSION, "mrr@10"] == "0.500"
+    assert shown.loc["other", "Δ mrr@10 vs fusion [95% CI]"].startswith("+0.500 [+0.500, +0.500]")
 
 
 def test_pseudo_queries_use_the_first_sentence_and_drop_it_from_the_passage():
@@ -91,17 +102,24 @@ def _gunzip(path, folder):
 def test_smoke_experiment_writes_runs_that_reproduce_its_numbers(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HARDNEG_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "results"
-    contenders = [c for c in default_contenders()
-                  if c.name in ("first-stage: bm25", "no fine-tuning", BASELINE, "ensemble-pca")]
+    contenders = select_contenders(["ensemble-pca"])
     result = run_experiment("smoke", out, contenders, datasets=("aws-cli", "python-faq"))
     payload = json.loads((out / "results.json").read_text())
     assert set(payload["summary"]) == {"aws-cli", "python-faq"}
     assert (out / "mrr10.png").stat().st_size > 0 and (out / "results.md").exists()
     assert sorted(p.name for p in (out / "training").iterdir()) == [
         "ensemble-pca-s0.json", "random-s0.json"]
+    # the base is built from the corpus alone, evaluated on dev, and every re-ranker is also
+    # interpolated with the first stage with a weight chosen on dev
+    assert "pseudo-queries" in payload["base"]["built"] and "dev mrr@10" in payload["base"]
+    assert set(payload["weights"]) == {BASE, BASELINE, "ensemble-pca"}
+    assert all(w in WEIGHT_GRID for w in payload["weights"].values())
+    assert payload["contenders"]["ensemble-pca" + WITH_FIRST_STAGE] == "interpolated"
+    log = json.loads((out / "training" / "ensemble-pca-s0.json").read_text())
+    assert log["config"]["unique_rows"] >= 1 and log["train_rows"] == 48
     # every number can be recomputed from the TREC runs by any evaluation tool (here: ranx)
     data = result.runs["aws-cli"]
-    qrels = result.sets["aws-cli"].data.qrels_for("test")
+    qrels = result.sets["aws-cli"].qrels
     for name in data:
         slug = Contender(name, "").slug
         path = out / "runs" / "aws-cli" / f"{slug}-s0.trec.gz"
@@ -112,7 +130,7 @@ def test_smoke_experiment_writes_runs_that_reproduce_its_numbers(tmp_path, monke
         assert evaluate(qrels, run, "mrr@10") == pytest.approx(expected, abs=1e-6)
     # the saved results can be re-tested against another baseline from the runs alone
     tables = compare_saved(out, "ensemble-pca")
-    assert list(tables["aws-cli"].index) == ["ensemble-pca", "no fine-tuning", BASELINE]
+    assert list(tables["aws-cli"].index)[:3] == ["ensemble-pca", BASE, BASELINE]
     assert tables["aws-cli"].loc[BASELINE, "mrr@10"] == pytest.approx(
         result.tables["aws-cli"].loc[BASELINE, "mrr@10"])
     assert main(["compare", str(out), "--baseline", "ensemble-pca"]) == 0
@@ -125,13 +143,26 @@ def test_smoke_experiment_writes_runs_that_reproduce_its_numbers(tmp_path, monke
         result.tables["aws-cli"]["mrr@10"].to_dict())
     assert again.training[BASELINE][0]["wall_time_s"] == result.training[BASELINE][0][
         "wall_time_s"]
+    # the GPU profile at tiny size, started from an existing cross-encoder (here the saved
+    # base): it is its own "no fine-tuning" row, and every contender starts from it
+    tiny = get_profile("paper", max_documents=600, max_train_queries=60, max_test_queries=40,
+                       eval_queries=10, dev_queries=10, rerank_depth=5, train_examples=16,
+                       seeds=(0, 1))
+    paper = run_experiment(tiny, None, select_contenders([]), datasets=("aws-cli",),
+                           cross_encoder=_base_folder(tmp_path))
+    assert "existing cross-encoder" in paper.base["built"]
+    assert paper.training[BASELINE][1]["config"]["max_length"] == 256
+    assert paper.tables["aws-cli"].loc[BASELINE, "seeds"] == 2
+
+
+def _base_folder(tmp_path):
+    return str(next((tmp_path / "cache" / "experiment" / "smoke").glob("base-*")))
 
 
 @pytest.mark.slow
 def test_dev_split_experiment_never_touches_test_queries(tmp_path, monkeypatch):
     monkeypatch.setenv("HARDNEG_CACHE", str(tmp_path / "cache"))
-    variant = variant_contenders()[1]  # ensemble-pca + 50% random
-    contenders = [c for c in default_contenders() if c.name == BASELINE] + [variant]
+    contenders = select_contenders(["ensemble-pca + 50% random"])
     result = run_experiment("smoke", tmp_path / "dev", contenders, datasets=("aws-cli",),
                             split="dev")
     es = result.sets["aws-cli"]
@@ -140,22 +171,30 @@ def test_dev_split_experiment_never_touches_test_queries(tmp_path, monkeypatch):
     assert not set(es.queries) & set(test_qrels)
     assert "### aws-cli dev" in result.markdown()
     payload = json.loads((tmp_path / "dev" / "results.json").read_text())
-    assert payload["split"] == "dev" and set(payload["summary"]["aws-cli"]) == {
-        BASELINE, variant.name}
+    assert payload["split"] == "dev" and "ensemble-pca + 50% random" in payload["summary"][
+        "aws-cli"]
     # saved dev results are re-tested against the dev qrels
-    table = compare_saved(tmp_path / "dev", variant.name)["aws-cli"]
+    table = compare_saved(tmp_path / "dev", "ensemble-pca + 50% random")["aws-cli"]
     assert table.loc[BASELINE, "mrr@10"] == pytest.approx(
         result.tables["aws-cli"].loc[BASELINE, "mrr@10"])
 
 
-def test_variant_contenders_are_distinct_from_the_defaults():
-    names = {c.name for c in default_contenders()}
-    variants = variant_contenders()
-    assert variants and not names & {c.name for c in variants}
-    assert len({c.slug for c in variants}) == len(variants)
-
-
 def test_cli_experiment_rejects_an_unknown_contender(capsys):
-    assert main(["experiment", "--profile", "smoke", "--only", "no-such-contender"]) == 2
+    assert main(["experiment", "--profile", "smoke", "--contenders", "no-such-contender"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no-such-contender" in err[0]
+
+
+def test_verdict_reads_the_table_it_is_given():
+    qrels = Qrels({f"q{i}": {f"d{i}": 1} for i in range(6)})
+    good = Run({f"q{i}": {f"d{i}": 2.0, "x": 1.0} for i in range(6)})
+    mixed = Run({f"q{i}": ({f"d{i}": 2.0, "x": 1.0} if i % 2 else {"x": 2.0, f"d{i}": 1.0})
+                 for i in range(6)})
+    _, table, _ = summarise(qrels, {BASELINE: {0: mixed}, FUSION: {0: mixed}, "other": {0: good}},
+                            metrics=["mrr@10"])
+    text = verdict(table, "other", BASELINE)
+    assert text.startswith("other: MRR@10 1.000 vs 0.750 for random (Δ +0.250")
+    assert text.endswith("not a significant difference.") or "significantly better" in text
+    assert "for fusion" in verdict(table, "other", FUSION)
+    with pytest.raises(ValueError, match="compare_saved"):
+        verdict(table, "other", "bm25")

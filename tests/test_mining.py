@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hardneg_kit import cli_mining
@@ -171,6 +172,21 @@ def test_formats_have_sentence_transformers_columns(data, inputs):
     q1 = inputs.queries[inputs.query_row["q1"]]
     assert triplet[0]["query"] == q1
     assert triplet[0]["positive"] == "aws s3 rb\n" + data.corpus[data.doc_index()["s3/rb"]]["text"]
+
+
+def test_padded_n_tuples_keep_queries_with_fewer_negatives(data, inputs):
+    import dataclasses
+
+    result = mine(inputs, "train", "dense:minilm-l6", num_negatives=2)
+    short = dataclasses.replace(result.rows[0], negative_ids=result.rows[0].negative_ids[:1],
+                                scores=result.rows[0].scores[:1])
+    result = dataclasses.replace(result, rows=[short, *result.rows[1:]])
+    full_rows = sum(len(r.positive_ids) for r in result.rows[1:])
+    assert len(to_dataset(result, data, "n-tuple")) == full_rows  # as mine_hard_negatives
+    padded = to_dataset(result, data, "n-tuple", pad=True, output_scores=True)
+    assert len(padded) == full_rows + len(short.positive_ids)
+    assert padded[0]["negative_2"] is None and padded[0]["negative_1"] is not None
+    assert np.isnan(padded[0]["scores"][-1])
 
 
 def test_jsonl_round_trip(tmp_path, inputs):

@@ -18,6 +18,7 @@ from hardneg_kit.retrievers import (
     FusionRetriever,
     Ranking,
     Retriever,
+    break_ties,
     make_retriever,
     make_run,
     read_trec,
@@ -331,6 +332,63 @@ def test_trec_rejects_whitespace_ids_and_reads_empty_files(tmp_path):
     assert len(read_trec(tmp_path / "empty.trec").keys()) == 0
     with pytest.raises(FileNotFoundError):
         read_trec(tmp_path / "missing.trec")
+
+
+def _ranked(hits) -> list[str]:
+    return sorted(hits, key=lambda d: (-hits[d], d))
+
+
+def test_break_ties_orders_a_three_way_tie_by_doc_id_with_distinct_scores():
+    run = make_run({"q1": {"c": 0.5, "a": 0.5, "b": 0.5, "top": 0.9, "low": 0.1}}, name="r")
+    untied = break_ties(run)
+    hits = dict(untied["q1"])
+    assert untied.name == "r" and break_ties(run, name="other").name == "other"
+    assert _ranked(hits) == ["top", "a", "b", "c", "low"]
+    assert hits["top"] == 0.9 and hits["a"] == 0.5 and hits["low"] == 0.1  # only ties move
+    single = np.float32([hits[d] for d in ["a", "b", "c"]])
+    assert single[0] > single[1] > single[2]  # distinct even as trec_eval's C float
+    assert hits["b"] == np.nextafter(np.float32(0.5), np.float32(-np.inf))
+    assert hits["c"] == np.nextafter(np.float32(hits["b"]), np.float32(-np.inf))
+    assert dict(run["q1"])["c"] == 0.5  # the input is left alone
+
+
+def test_break_ties_leaves_untied_runs_unchanged():
+    run = make_run({"q1": {"d1": 2.0, "d2": 1.5, "d3": -0.25}, "q2": {}, "q3": {"x": 0.0}})
+    untied = break_ties(run)
+    assert untied.to_dict() == run.to_dict() and set(untied.keys()) == {"q1", "q2", "q3"}
+
+
+def test_break_ties_separates_scores_equal_in_single_precision_keeping_order():
+    near = 1.0 - 1e-12  # below 1.0 in float64, equal to it as a C float
+    hits = dict(break_ties(make_run({"q1": {"b": 1.0, "a": near}}))["q1"])
+    assert hits["b"] == 1.0 and np.float32(hits["a"]) < np.float32(1.0) and hits["a"] < near
+
+
+def test_trec_round_trip_keeps_the_tie_order_and_distinct_scores(tmp_path):
+    run = make_run({"q1": {"d3": 1.0, "d1": 1.0, "d2": 1.0, "d0": 0.5},
+                    "q2": {"x": 0.0, "w": 0.0}}, name="tied")  # fmt: skip
+    back = read_trec(write_trec(run, tmp_path / "tied.trec.gz"))
+    for qid, expected in (("q1", ["d1", "d2", "d3", "d0"]), ("q2", ["w", "x"])):
+        hits = dict(back[qid])
+        assert _ranked(hits) == expected
+        scores = [hits[d] for d in expected]
+        assert all(a > b for a, b in zip(scores, scores[1:], strict=False))
+        assert all(a > b for a, b in zip(np.float32(scores), np.float32(scores[1:]), strict=False))
+    assert back.to_dict() == break_ties(run).to_dict()  # every digit survives the text
+
+
+def test_metrics_of_a_written_tied_run_match_the_doc_id_order(tmp_path):
+    from ranx import Qrels, Run, evaluate
+
+    docs = [f"d{i}" for i in range(6)]
+    scores = {"q1": 1.0, "q2": 1.0, "q3": 1.0}
+    run = make_run({q: {d: s for d in reversed(docs)} for q, s in scores.items()})
+    qrels = Qrels({"q1": {"d1": 1}, "q2": {"d4": 1}, "q3": {"d2": 1, "d5": 1}})
+    reference = Run({q: {d: float(len(docs) - r) for r, d in enumerate(docs)} for q in scores})
+    back = read_trec(write_trec(run, tmp_path / "tied.trec.gz"))
+    metrics = ["mrr@10", "ndcg@3", "precision@2"]
+    assert evaluate(qrels, back, metrics) == pytest.approx(evaluate(qrels, reference, metrics))
+    assert evaluate(qrels, back, "mrr@10") == pytest.approx((1 / 2 + 1 / 5 + 1 / 3) / 3)
 
 
 # --------------------------------------------------------------------------- embedding cache
