@@ -6,11 +6,14 @@ Example:
     $ python -m hardneg_kit experiment --profile full --split dev --contenders "semi-hard,fusion"
     $ python -m hardneg_kit experiment --profile paper \
         --cross-encoder cross-encoder/ms-marco-MiniLM-L6-v2
+    $ python -m hardneg_kit experiment --dataset ~/my-docs --eval aws-cli --profile workshop
     $ python -m hardneg_kit compare results/full --baseline bm25
 
 Writes ``results.json``, ``results.md``, every TREC run and training log and a plot under
-``--output`` (default ``results/<profile>``) and prints the markdown tables. Trained models are
-cached (see :mod:`hardneg_kit.experiment`), so an interrupted run resumes where it stopped.
+``--output`` (default ``results/<profile>`` for the shipped aws-cli experiment,
+``results/<dataset>/<profile>`` for any other ``--dataset``) and prints the markdown tables.
+Trained models are cached (see :mod:`hardneg_kit.experiment`), so an interrupted run resumes
+where it stopped.
 """
 
 from __future__ import annotations
@@ -23,24 +26,36 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         EVAL_DATASETS,
         TRAIN_DATASET,
         TrainingConfig,
+        dataset_label,
         default_contenders,
         run_experiment,
         select_contenders,
     )
+    from hardneg_kit.mining import DEFAULT_MODELS
     from hardneg_kit.profiles import get_profile
 
     profile = get_profile(args.profile)
-    names = [w.strip() for w in (args.contenders or "").split(",") if w.strip()]
-    contenders = select_contenders(names) if names else default_contenders()
+    models = _names(args.models) or list(DEFAULT_MODELS)
+    names = _names(args.contenders)
+    contenders = select_contenders(names, models) if names else default_contenders(models)
     config = TrainingConfig(loss=args.loss, learning_rate=args.learning_rate)
-    # only the training dataset has a dev split; the transfer sets are test-only
-    datasets = EVAL_DATASETS if args.split == "test" else (TRAIN_DATASET,)
+    shipped = args.dataset == TRAIN_DATASET
+    # the shipped experiment also evaluates on the other shipped sets, unless --eval says else;
+    # only the training dataset has a dev split, so a dev run evaluates it alone
+    others = _names(args.eval) if args.eval is not None else (
+        list(EVAL_DATASETS[1:]) if shipped else [])
+    datasets = [args.dataset, *others] if args.split == "test" else [args.dataset]
     suffix = "" if args.split == "test" else f"-{args.split}"
-    output = args.output or f"results/{profile.name}{suffix}"
+    folder = "results" if shipped else f"results/{dataset_label(args.dataset)}"
+    output = args.output or f"{folder}/{profile.name}{suffix}"
     result = run_experiment(profile, output, contenders, config, datasets, split=args.split,
-                            cross_encoder=args.cross_encoder)
+                            cross_encoder=args.cross_encoder, models=models)
     print(result.markdown())
     return 0
+
+
+def _names(text: str | None) -> list[str]:
+    return [w.strip() for w in (text or "").split(",") if w.strip()]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -64,12 +79,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "experiment",
         help="fine-tune a cross-encoder on each kind of negative and compare them",
         description="Build the base re-ranker, fine-tune it on each kind of negative with the "
-        "same budget, re-rank the test sets of aws-cli, azure-cli and python-faq alone and "
+        "same budget, re-rank the test set of --dataset (and of the --eval datasets) alone and "
         "interpolated with the first stage, and compare against random negatives and the "
         "fused first stage.",
     )
     add_profile_argument(p)
-    p.add_argument("--output", default=None, help="results folder (default results/<profile>)")
+    p.add_argument("--dataset", default="aws-cli", metavar="NAME|FOLDER",
+                   help="the dataset to train on (its train split), choose on (dev) and "
+                   "evaluate on (test): a shipped name or a BEIR folder (default aws-cli)")
+    p.add_argument("--eval", default=None, metavar="NAMES",
+                   help="comma-separated further datasets (names or folders) evaluated on their "
+                   "test split without training; default: azure-cli,python-faq for aws-cli, "
+                   "none otherwise")
+    p.add_argument("--models", default=None, metavar="MODELS",
+                   help="comma-separated bi-encoders of the first stage and the ensemble "
+                   "(default: the three packaged models)")
+    p.add_argument("--output", default=None,
+                   help="results folder (default results/<profile>, or "
+                   "results/<dataset>/<profile> for another --dataset)")
     p.add_argument("--loss", choices=LOSSES, default=defaults.loss)
     p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     p.add_argument("--contenders", default=None, metavar="NAMES",

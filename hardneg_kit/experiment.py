@@ -56,12 +56,20 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from hardneg_kit.cache import atomic_path, cache_dir, content_key
-from hardneg_kit.corpus import BeirData, load_beir, passage_texts, resolve_dataset, sample
+from hardneg_kit.corpus import (
+    BeirData,
+    DataError,
+    load_beir,
+    passage_texts,
+    resolve_dataset,
+    sample,
+)
 from hardneg_kit.mining import DEFAULT_MODELS
 from hardneg_kit.profiles import Profile, get_profile
 
 logger = logging.getLogger(__name__)
 
+#: the default training dataset, and the default evaluation datasets (training dataset first)
 TRAIN_DATASET = "aws-cli"
 EVAL_DATASETS = ("aws-cli", "azure-cli", "python-faq")
 METRICS = ("mrr@3", "mrr@10", "ndcg@10")
@@ -71,8 +79,46 @@ FUSION = "first-stage: fusion (rrf)"
 BASE = "no fine-tuning (base)"
 #: the suffix of a contender interpolated with the first stage
 WITH_FIRST_STAGE = " + first stage"
-FIRST_STAGE = ("bm25", *(f"dense:{m}" for m in DEFAULT_MODELS))
-CANDIDATES = "fusion:" + "+".join(FIRST_STAGE)
+#: mining strategies that use the ensemble's bi-encoders (``experiment --models``)
+ENSEMBLE_STRATEGIES = ("fusion", "ensemble-pca", "semi-hard")
+
+
+def first_stage_specs(models: Sequence[str] = DEFAULT_MODELS) -> tuple[str, ...]:
+    """The first-stage retrievers: BM25 and one dense retriever per bi-encoder."""
+    return ("bm25", *(f"dense:{m}" for m in models))
+
+
+def candidates_spec(models: Sequence[str] = DEFAULT_MODELS) -> str:
+    """The retriever whose top ``rerank_depth`` every re-ranker sees: the fusion of them all."""
+    return "fusion:" + "+".join(first_stage_specs(models))
+
+
+FIRST_STAGE = first_stage_specs()
+CANDIDATES = candidates_spec()
+
+
+def dataset_label(name_or_path: str | Path) -> str:
+    """The name a dataset goes by in tables, results and file names: a shipped dataset's name,
+    or a folder's own name, however its path was spelled (``./x``, ``/abs/x`` -> ``x``).
+
+    >>> dataset_label("aws-cli")
+    'aws-cli'
+    """
+    return resolve_dataset(name_or_path).resolve().name
+
+
+def dataset_labels(datasets: Sequence[str | Path]) -> dict[str, str]:
+    """label -> the name or folder given, in order; two datasets with one label are refused
+    (their results would land in one folder)."""
+    labels: dict[str, str] = {}
+    for d in datasets:
+        label = dataset_label(d)
+        if label in labels:
+            raise DataError(
+                f"Two datasets are named {label!r} ({labels[label]} and {d}): rename one "
+                "folder, since results are written per dataset name.")
+        labels[label] = str(d)
+    return labels
 
 
 @dataclass(frozen=True)
@@ -98,7 +144,7 @@ class Contender:
 BEST_SINGLE = "dense:best-on-dev"
 
 
-def default_contenders() -> list[Contender]:
+def default_contenders(models: Sequence[str] = DEFAULT_MODELS) -> list[Contender]:
     """The contenders of the README's table, in table order.
 
     The first stage, the base re-ranker ("no fine-tuning"), and one fine-tuned model per kind of
@@ -108,9 +154,13 @@ def default_contenders() -> list[Contender]:
     paper's two conditions) and the kit's two readings of it: the ensemble's PCA space with
     NV-Retriever's positive-aware filter, and the conditions with the closest candidates as a
     fallback for queries the conditions leave empty. More in :func:`more_contenders`.
+
+    ``models`` are the bi-encoders of the first stage and of the ensemble strategies (fusion,
+    ensemble-pca, semi-hard); other than the default, they are recorded in those contenders'
+    ``params``.
     """
-    out = [Contender(f"first-stage: {s}", "first-stage", s) for s in FIRST_STAGE]
-    out.append(Contender(FUSION, "first-stage", CANDIDATES))
+    out = [Contender(f"first-stage: {s}", "first-stage", s) for s in first_stage_specs(models)]
+    out.append(Contender(FUSION, "first-stage", candidates_spec(models)))
     out += [
         Contender(BASE, "start"),
         Contender("in-batch negatives", "in-batch"),
@@ -126,29 +176,39 @@ def default_contenders() -> list[Contender]:
         Contender("ensemble-pca + closest fallback", "mined", "ensemble-pca",
                   (("fallback", "closest"),)),
     ]
-    return out
+    return with_models(out, models)
+
+
+def with_models(contenders: Sequence[Contender], models: Sequence[str]) -> list[Contender]:
+    """The ensemble strategies' contenders mining with ``models`` (unchanged for the default
+    models, so that their cached models stay valid)."""
+    if tuple(models) == tuple(DEFAULT_MODELS):
+        return list(contenders)
+    return [replace(c, params=(*c.params, ("models", tuple(models))))
+            if c.kind == "mined" and c.spec in ENSEMBLE_STRATEGIES else c for c in contenders]
 
 
 def more_contenders(models: Sequence[str] = DEFAULT_MODELS) -> list[Contender]:
     """Further contenders, chosen by name with ``experiment --contenders``: each single model,
     fusion, and the reference method with half random negatives.
     """
-    return [
+    return with_models([
         *(Contender(f"dense:{m}", "mined", f"dense:{m}") for m in models),
         Contender("fusion", "mined", "fusion"),
         Contender("ensemble-pca + 50% random", "mined", "ensemble-pca",
                   (("random_share", 0.5),)),
-    ]
+    ], models)
 
 
-def select_contenders(names: Sequence[str]) -> list[Contender]:
+def select_contenders(names: Sequence[str],
+                      models: Sequence[str] = DEFAULT_MODELS) -> list[Contender]:
     """The contenders named (from :func:`default_contenders` and :func:`more_contenders`), in
     table order; ``random`` (the baseline), the fused first stage and the base are always kept.
 
     Raises:
         ValueError: an unknown name (the message lists the known ones).
     """
-    everything = default_contenders() + more_contenders()
+    everything = default_contenders(models) + more_contenders(models)
     known = [c.name for c in everything]
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -185,10 +245,12 @@ class EvalSet:
     passages: dict[str, str]
     first_stage: dict[str, Any]  # spec -> ranx Run
     split: str = "test"
+    #: the first-stage run whose top documents are re-ranked
+    candidates_spec: str = CANDIDATES
 
     @property
     def candidates(self):
-        return self.first_stage[CANDIDATES]
+        return self.first_stage[self.candidates_spec]
 
     @property
     def qrels(self):
@@ -234,12 +296,18 @@ class ExperimentResult:
     tests: dict[str, list[dict]] = field(repr=False, default_factory=dict)
     #: contender name -> mining spec, for contenders resolved at run time (best single model)
     specs: dict[str, str] = field(default_factory=dict)
+    #: dataset label -> the name or folder it was given as; the first is the training dataset
+    datasets: dict[str, str] = field(default_factory=lambda: {d: d for d in EVAL_DATASETS})
+
+    @property
+    def train_dataset(self) -> str:
+        return next(iter(self.datasets))
 
     def markdown(self) -> str:
         from hardneg_kit.evaluation import markdown_table
 
         parts = [f"## Cross-encoder re-ranking, profile `{self.profile.name}`",
-                 recipe(self.profile, self.config, self.base, self.specs)]
+                 recipe(self.profile, self.config, self.base, self.specs, self.train_dataset)]
         for name, table in self.tables.items():
             size = self.sizes.get(name, {})
             parts.append(f"### {name} {self.split} ({size.get('queries', '?')} queries, "
@@ -254,7 +322,7 @@ class ExperimentResult:
 
 
 def recipe(profile: Profile, config: TrainingConfig, base: Mapping[str, Any],
-           specs: Mapping[str, str]) -> str:
+           specs: Mapping[str, str], train_dataset: str = TRAIN_DATASET) -> str:
     """The paragraph that says how every row of the tables was made."""
     p = profile
     layers = "all" if p.cross_encoder_layers is None else p.cross_encoder_layers
@@ -262,14 +330,14 @@ def recipe(profile: Profile, config: TrainingConfig, base: Mapping[str, Any],
     chosen = "; ".join(f"`{n}` = `{s}`" for n, s in specs.items())
     return (
         f"Base re-ranker (the `{BASE}` row): {built} Every fine-tuned contender starts from it "
-        f"and trains on `{TRAIN_DATASET}` train with loss `{config.loss}` (in-batch negatives: "
+        f"and trains on `{train_dataset}` train with loss `{config.loss}` (in-batch negatives: "
         f"`mnrl`): {p.train_examples} rows of one query, its positive and up to "
         f"{p.num_negatives} mined negatives, {budget_rule(p)} Layers: {layers}, max length "
         f"{p.max_length}, lr {config.learning_rate:g} (head {config.head_learning_rate:g}), "
         f"seeds {list(p.seeds)}. {chosen + '. ' if chosen else ''}Each model re-ranks the top "
         f"{p.rerank_depth} of the fused first stage; `X{WITH_FIRST_STAGE}` interpolates its "
         "z-normalised score with the first stage's, with the weight chosen on "
-        f"{p.dev_queries or 'all'} `{TRAIN_DATASET}` dev queries (column w). Metrics: mean over "
+        f"{p.dev_queries or 'all'} `{train_dataset}` dev queries (column w). Metrics: mean over "
         "seeds (± the sample std over seeds, ddof=1, when there are several). Tests: each "
         "query's metric averaged over seeds, then a paired t-test over queries against "
         f"`{BASELINE}` and against `{FUSION}`, Holm-corrected over the rows of a table; Δ is the "
@@ -305,34 +373,40 @@ def budget_table(training: Mapping[str, Mapping[int, dict]]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- data
 
 
-def query_cap(name: str, split: str, profile: Profile) -> int | None:
-    """How many queries of ``name``'s ``split`` the experiment evaluates."""
+def query_cap(split: str, profile: Profile, training: bool = True) -> int | None:
+    """How many queries of a dataset's ``split`` the experiment evaluates: ``dev_queries``,
+    ``eval_queries`` (the training dataset's test split) or ``transfer_queries``."""
     if split == "dev":
         return profile.dev_queries
-    return profile.eval_queries if name == TRAIN_DATASET else profile.transfer_queries
+    return profile.eval_queries if training else profile.transfer_queries
 
 
-def eval_set(name: str, profile: Profile, top_k: int | None = None,
-             split: str = "test") -> EvalSet:
-    """Load a dataset's ``split`` (and the training split of the training dataset) at the
-    profile's size (:func:`query_cap` queries) and run every first-stage retriever.
+def eval_set(name: str | Path, profile: Profile, top_k: int | None = None,
+             split: str = "test", training: bool = True,
+             models: Sequence[str] = DEFAULT_MODELS) -> EvalSet:
+    """Load a dataset's ``split`` at the profile's size (:func:`query_cap` queries), with its
+    ``train`` split too when it is the ``training`` dataset, and run every first-stage
+    retriever (:func:`first_stage_specs` of ``models`` and their fusion).
 
-    First-stage runs have their score ties broken by doc id, so every tool ranks them alike.
+    ``name`` is a shipped dataset or a BEIR folder; the set is named by :func:`dataset_label`,
+    so cached runs and results never depend on how the path was spelled. First-stage runs have
+    their score ties broken by doc id, so every tool ranks them alike.
     """
     from hardneg_kit.retrievers import break_ties, run_retrievers
 
-    splits = ["train", split] if name == TRAIN_DATASET else [split]
+    splits = ["train", split] if training and split != "train" else [split]
     raw = load_beir(resolve_dataset(name), splits=splits)
-    caps = {split: query_cap(name, split, profile), "train": profile.max_train_queries}
+    caps = {split: query_cap(split, profile, training), "train": profile.max_train_queries}
     data = sample(raw, profile.max_documents, caps)
     test = data.queries_for(split)
     texts = passage_texts(data.corpus)
     doc_ids = list(data.corpus["_id"])
-    runs = run_retrievers([*FIRST_STAGE, CANDIDATES], doc_ids, texts, list(test["_id"]),
-                          list(test["text"]), top_k=top_k or profile.top_k)
+    specs = [*first_stage_specs(models), candidates_spec(models)]
+    runs = run_retrievers(specs, doc_ids, texts, list(test["_id"]), list(test["text"]),
+                          top_k=top_k or profile.top_k)
     runs = {spec: break_ties(run, name=spec) for spec, run in runs.items()}
-    return EvalSet(name, data, dict(zip(test["_id"], test["text"], strict=True)),
-                   dict(zip(doc_ids, texts, strict=True)), runs, split)
+    return EvalSet(dataset_label(name), data, dict(zip(test["_id"], test["text"], strict=True)),
+                   dict(zip(doc_ids, texts, strict=True)), runs, split, candidates_spec(models))
 
 
 def best_single_model(dev: EvalSet, models: Sequence[str] = DEFAULT_MODELS,
@@ -534,11 +608,15 @@ def _train_key(contender: Contender, data: BeirData, profile: Profile,
     import sentence_transformers
 
     train_q = sorted(data.qrels["train"])
+    queries = dict(zip(data.queries["_id"], data.queries["text"], strict=True))
     return {
         "contender": [contender.kind, contender.spec, [list(p) for p in contender.params]],
         "profile": asdict(profile) | {"seeds": None, "eval_queries": None, "rerank_depth": None},
         "config": asdict(config),
-        "data": content_key(data.name, train_q, list(data.corpus["_id"])),
+        # texts too: a corpus edited under the same ids must not be served a stale model
+        "data": content_key(data.name, train_q, [queries[q] for q in train_q],
+                            json.dumps(data.qrels["train"], sort_keys=True),
+                            list(data.corpus["_id"]), passage_texts(data.corpus)),
         "sentence-transformers": sentence_transformers.__version__,
     }
 
@@ -688,6 +766,25 @@ def load_tables(output_dir: str | Path) -> dict[str, pd.DataFrame]:
 # --------------------------------------------------------------------------- the experiment
 
 
+def check_splits(labels: Mapping[str, str], split: str = "test") -> None:
+    """Refuse, before any work, datasets that lack a split the experiment needs: the training
+    dataset's ``train``, ``dev`` and ``split``, the others' ``split``.
+
+    Raises:
+        DataError: naming the dataset, its folder, the missing split and what to do.
+    """
+    for i, (label, given) in enumerate(labels.items()):
+        qrels = resolve_dataset(given) / "qrels"
+        needed = ["train", "dev", split] if i == 0 else [split]
+        for name in dict.fromkeys(needed):
+            if not any((qrels / f"{name}{ext}").is_file() for ext in (".tsv", ".tsv.gz")):
+                role = "the training dataset" if i == 0 else "an evaluation dataset"
+                raise DataError(
+                    f"{label}: {qrels / (name + '.tsv')} not found, and {role} needs it; make "
+                    "train/dev/test splits of its judgements with 'python -m hardneg_kit "
+                    f"corpus split {qrels.parent}'.")
+
+
 @contextmanager
 def _library_progress_bars_off():
     """Silence transformers' own bars (weight loading, shard writing) inside the block."""
@@ -711,6 +808,7 @@ def run_experiment(
     work_dir: str | Path | None = None,
     split: str = "test",
     cross_encoder: str = "minilm-l6",
+    models: Sequence[str] = DEFAULT_MODELS,
 ) -> ExperimentResult:
     """Build the base, train every contender for every seed, re-rank, interpolate, compare, write.
 
@@ -718,14 +816,17 @@ def run_experiment(
         profile: ``smoke``, ``workshop``, ``full``, ``paper`` (or a :class:`Profile`).
         output_dir: where ``results.json``, ``results.md``, the TREC runs, training logs and
             plots go (``None``: write nothing).
-        contenders: default :func:`default_contenders`.
+        contenders: default :func:`default_contenders` of ``models``.
         config: the shared training settings.
-        datasets: evaluation datasets; the first must be the training dataset.
+        datasets: shipped dataset names or BEIR folders; the first is the training dataset
+            (trained on its train split, weights and the best single model chosen on its dev
+            split, evaluated on ``split``), the others are evaluated without training.
         work_dir: trained models and cached runs (default ``$HARDNEG_CACHE/experiment/<profile>``).
         split: the split every dataset is evaluated on; ``dev`` (aws-cli only) is where
             variants are tried, so that choices are never made on the test set.
         cross_encoder: the start: ``minilm-l6`` (the kit builds its base re-ranker,
             :func:`base_reranker`) or an existing cross-encoder (a folder or Hugging Face id).
+        models: the bi-encoders of the first stage and of the ensemble strategies.
 
     >>> result = run_experiment("workshop", "results/workshop")  # doctest: +SKIP
     """
@@ -733,22 +834,26 @@ def run_experiment(
     from hardneg_kit.interpolation import choose_weight, interpolate
 
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
-    contenders = list(contenders or default_contenders())
+    contenders = list(contenders or default_contenders(models))
     names = [c.name for c in contenders]
     if len(set(names)) != len(names):
         raise ValueError("Contender names must be unique.")
-    if datasets[0] != TRAIN_DATASET:
-        raise ValueError(f"The first evaluation dataset must be {TRAIN_DATASET!r}.")
+    labels = dataset_labels(datasets)
+    train_name = next(iter(labels))
+    check_splits(labels, split)  # before any long work
     seconds: dict[str, float] = {}
     warm_up_ranx()
 
     start = time.perf_counter()
-    sets = {name: eval_set(name, profile, split=split) for name in datasets}
-    dev = sets[TRAIN_DATASET] if split == "dev" else eval_set(TRAIN_DATASET, profile, split="dev")
-    train_data = sets[TRAIN_DATASET].data
+    sets = {label: eval_set(given, profile, split=split, training=label == train_name,
+                            models=models)
+            for label, given in labels.items()}
+    dev = sets[train_name] if split == "dev" else eval_set(
+        labels[train_name], profile, split="dev", models=models)
+    train_data = sets[train_name].data
     specs = {}
     if any(c.spec == BEST_SINGLE for c in contenders):
-        specs["best single model"] = best_single_model(dev)
+        specs["best single model"] = best_single_model(dev, models)
         contenders = [replace(c, spec=specs["best single model"]) if c.spec == BEST_SINGLE else c
                       for c in contenders]
     seconds["first stage"] = time.perf_counter() - start
@@ -787,7 +892,7 @@ def run_experiment(
     seconds["training and re-ranking"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    base_info = _describe_base(base, cross_encoder, dev, dev_runs.get(BASE))
+    base_info = _describe_base(base, cross_encoder, dev, dev_runs.get(BASE), train_name)
     weights = {name: choose_weight(dev.qrels, by_seed, dev.candidates)
                for name, by_seed in dev_runs.items()}
     kinds = {c.name: c.kind for c in contenders}
@@ -804,21 +909,21 @@ def run_experiment(
         tables[d]["w"] = [weights.get(n.removesuffix(WITH_FIRST_STAGE), np.nan)
                           if n.endswith(WITH_FIRST_STAGE) else np.nan for n in tables[d].index]
     fusion_dev = evaluate_runs(dev.qrels, {"fusion": dev.candidates}, ["mrr@10"]).iloc[0, 0]
-    logger.info("First stage (fusion) on %s dev: MRR@10 %.3f; base re-ranker %s", TRAIN_DATASET,
+    logger.info("First stage (fusion) on %s dev: MRR@10 %.3f; base re-ranker %s", train_name,
                 fusion_dev, base_info.get("dev mrr@10", "not evaluated"))
     seconds["evaluation"] = time.perf_counter() - start
     sizes = {d: {"queries": len(es.queries), "documents": len(es.passages)}
              for d, es in sets.items()}
     sizes["dev"] = {"queries": len(dev.queries), "documents": len(dev.passages)}
     result = ExperimentResult(profile, config, scores, tables, runs, training, seconds, sizes,
-                              sets, split, kinds, weights, base_info, tests, specs)
+                              sets, split, kinds, weights, base_info, tests, specs, labels)
     if output_dir is not None:
         write_results(result, output_dir)
     return result
 
 
-def _describe_base(base: str, start: str, dev: EvalSet, dev_runs: Mapping[int, Any] | None
-                   ) -> dict[str, Any]:
+def _describe_base(base: str, start: str, dev: EvalSet, dev_runs: Mapping[int, Any] | None,
+                   train_dataset: str = TRAIN_DATASET) -> dict[str, Any]:
     """What the base re-ranker is, how it was built (from its log) and its dev MRR@10: the
     evaluation of the start before any contender-specific training."""
     from hardneg_kit.evaluation import evaluate_runs
@@ -836,7 +941,7 @@ def _describe_base(base: str, start: str, dev: EvalSet, dev_runs: Mapping[int, A
         info["built"] = (
             f"the packaged all-MiniLM-L6-v2 backbone ({layers} layers, mean-pooled head), "
             f"trained once with `mnrl` on {log['train_rows']} pseudo-queries of the "
-            f"`{TRAIN_DATASET}` corpus (first sentence -> rest of the document; no query or "
+            f"`{train_dataset}` corpus (first sentence -> rest of the document; no query or "
             f"judgement of any split), {log['steps']} steps, {log['wall_time_s'] / 60:.1f} min "
             "on this machine.")
     else:
@@ -875,11 +980,13 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
     payload = {
         "profile": asdict(result.profile),
         "training_config": asdict(result.config),
-        "train_dataset": TRAIN_DATASET,
+        "train_dataset": result.train_dataset,
+        "datasets": result.datasets,
         "split": result.split,
         "contenders": result.kinds,
         "specs": result.specs,
-        "candidates": CANDIDATES,
+        "candidates": next(iter(result.sets.values())).candidates_spec if result.sets
+        else CANDIDATES,
         "baselines": [BASELINE, FUSION],
         "metrics": list(METRICS),
         "weights": result.weights,
@@ -959,7 +1066,8 @@ def compare_saved(output_dir: str | Path, baseline: str,
         # the evaluated queries: every run holds them (dense retrievers always return hits)
         qids = set().union(*(r.keys() for by_seed in by_contender.values()
                              for r in by_seed.values()))
-        full = load_beir(resolve_dataset(d), splits=[split]).qrels_for(split).to_dict()
+        source = payload.get("datasets", {}).get(d, d)
+        full = load_beir(resolve_dataset(source), splits=[split]).qrels_for(split).to_dict()
         qrels = Qrels({q: full[q] for q in sorted(qids)})
         _, tables[d], _ = summarise(qrels, {n: by_contender[n] for n in wanted},
                                     metrics=payload["metrics"], baselines=(baseline,))

@@ -198,3 +198,54 @@ def test_verdict_reads_the_table_it_is_given():
     assert "for fusion" in verdict(table, "other", FUSION)
     with pytest.raises(ValueError, match="compare_saved"):
         verdict(table, "other", "bm25")
+
+
+def _own_dataset(folder):
+    """A small BEIR folder of one's own (a sample of aws-cli with train/dev/test judgements)."""
+    from hardneg_kit.corpus import sample, write_beir_folder
+
+    raw = load_beir(resolve_dataset("aws-cli"))
+    data = sample(raw, 300, {"train": 40, "dev": 10, "test": 10})
+    return write_beir_folder(folder, data.corpus, data.queries, data.qrels)
+
+
+@pytest.mark.slow
+def test_experiment_on_a_folder_names_it_the_same_however_its_path_is_spelled(
+        tmp_path, monkeypatch):
+    # the bug: given by an absolute path, every contender's cached run resolved to one file
+    # (all models reported the same numbers) and results landed in the dataset's folder
+    monkeypatch.setenv("HARDNEG_CACHE", str(tmp_path / "cache"))
+    folder = _own_dataset(tmp_path / "data" / "my-docs")
+    before = sorted(p for p in folder.rglob("*"))
+    args = ["experiment", "--profile", "smoke", "--contenders", "ensemble-pca",
+            "--models", "paraphrase-minilm-l3"]
+    assert main([*args, "--dataset", str(folder.resolve()), "--output", str(tmp_path / "a")]) == 0
+    assert sorted(p for p in folder.rglob("*")) == before  # nothing written into the data
+    payload = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert list(payload["summary"]) == ["my-docs"] and payload["train_dataset"] == "my-docs"
+    assert payload["candidates"] == "fusion:bm25+dense:paraphrase-minilm-l3"
+    scores = {n: s["0"]["mrr@10"] for n, s in payload["scores"]["my-docs"].items()}
+    trained = [BASE, BASELINE, "ensemble-pca"]
+    runs = [(tmp_path / "a" / "runs" / "my-docs" / f"{Contender(n, '').slug}-s0.trec.gz")
+            .read_bytes() for n in trained]
+    assert len(set(runs)) == len(trained)  # one run per model, not one file shared by all
+    models = list((tmp_path / "cache" / "experiment" / "smoke").glob("*/runs/*.trec"))
+    assert len({p.parent.parent for p in models}) == len(trained)
+    # a relative path names the same dataset: same numbers, served from the cache, and the
+    # default output is results/<dataset>/<profile>
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "--dataset", "data/my-docs"]) == 0
+    again = json.loads((tmp_path / "results" / "my-docs" / "smoke" / "results.json").read_text())
+    assert {n: s["0"]["mrr@10"] for n, s in again["scores"]["my-docs"].items()} == scores
+    assert compare_saved(tmp_path / "a", "ensemble-pca")["my-docs"].loc[
+        BASELINE, "mrr@10"] == pytest.approx(scores[BASELINE])
+
+
+def test_experiment_refuses_a_dataset_without_splits_before_any_work(tmp_path, capsys):
+    folder = tmp_path / "no-dev"
+    (folder / "qrels").mkdir(parents=True)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/train.tsv", "qrels/test.tsv"):
+        (folder / name).write_text("")
+    assert main(["experiment", "--profile", "smoke", "--dataset", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "qrels/dev.tsv not found" in err and "corpus split" in err
