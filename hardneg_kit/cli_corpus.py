@@ -108,7 +108,12 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_from_folder(args: argparse.Namespace) -> int:
-    """``corpus from-folder --docs DIR [--questions FILE] --output DIR``: build a BEIR folder."""
+    """``corpus from-folder --docs DIR [--questions FILE] --output DIR``: build a BEIR folder.
+
+    Questions go to their ``split`` column, else to ``--split``; with ``--test``/``--dev`` they
+    are split as ``corpus split`` does it (grouped by positive document).
+    """
+    resplit = args.test is not None or args.dev is not None
     corpus = hc.corpus_from_folder(args.docs, max_words=args.max_words)
     if args.questions:
         queries, qrels = hc.queries_from_file(args.questions, corpus, split=args.split)
@@ -116,9 +121,19 @@ def cmd_from_folder(args: argparse.Namespace) -> int:
         import datasets
 
         queries, qrels = datasets.Dataset.from_dict({"_id": [], "text": []}), {}
+    if resplit and list(qrels) != [args.split]:
+        found = f"these carry splits {', '.join(qrels)}" if qrels else "there are none"
+        raise hc.DataError(
+            f"{args.questions or '--questions'}: --test/--dev split questions that have no split "
+            f"column, but {found}; drop --test/--dev or the split column."
+        )
     out = hc.write_beir_folder(args.output, corpus, queries, qrels)
     hc.load_beir(out, splits=list(qrels))  # what we wrote must load back
     print(f"wrote {out}: {len(corpus)} passages, {len(queries)} questions")
+    if resplit:
+        dev = 0.1 if args.dev is None else args.dev
+        test = 0.2 if args.test is None else args.test
+        print(hc.split_judgements(out, dev=dev, test=test, seed=args.seed))
     return 0
 
 
@@ -175,6 +190,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--questions", help="CSV or JSONL with question,document (a doc id or a file path)"
     )
     a.add_argument("--split", default="test", help="split for questions without a split column")
+    a.add_argument(
+        "--test", type=_size, default=None,
+        help="split the questions as 'corpus split' does: test size (fraction or count)",
+    )
+    a.add_argument("--dev", type=_size, default=None, help="dev size with --test (default 0.1)")
+    a.add_argument("--seed", type=int, default=0, help="seed of the split")
     a.add_argument("--max-words", type=int, default=200, help="words per passage at most")
     a.add_argument("--output", required=True, help="folder to write")
     a.set_defaults(handler=cmd_from_folder)

@@ -1,10 +1,10 @@
 """BEIR data: load and validate a folder, sample it to a profile's size, or build one from docs.
 
 A BEIR folder holds ``corpus.jsonl[.gz]`` (``_id``, ``title``, ``text``, extra fields such as
-``service``), ``queries.jsonl[.gz]`` (``_id``, ``text``, extras) and ``qrels/<split>.tsv``
-(header ``query-id<TAB>corpus-id<TAB>score``). Bad input raises :class:`DataError` whose message
-names the file, the line and the id, and says what to do; a missing file raises
-:class:`FileNotFoundError` naming the expected path.
+``service``), ``queries.jsonl[.gz]`` (``_id``, ``text``, extras) and ``qrels/<split>.tsv[.gz]``
+(header ``query-id<TAB>corpus-id<TAB>score``), all UTF-8 (a byte-order mark is fine). Bad input
+raises :class:`DataError` whose message names the file, the line and the id, and says what to
+do; a missing file raises :class:`FileNotFoundError` naming the expected path.
 
 Example:
     >>> from hardneg_kit.corpus import load_dataset
@@ -18,8 +18,12 @@ Sampling (:func:`sample`) keeps every positive of the sampled queries and fills 
 budget with their *group neighbours* first (documents sharing ``service``: the other commands of
 the same AWS service), so that a small run is still a hard-negative problem.
 
+Profiles sample only the shipped datasets (:data:`SAMPLED_DATASETS`); a user's own dataset keeps
+every document (:func:`profile_sample`).
+
 Your own documentation becomes a BEIR folder with :func:`corpus_from_folder`,
-:func:`queries_from_file` and :func:`write_beir_folder`.
+:func:`queries_from_file` and :func:`write_beir_folder`; :func:`split_judgements` splits its
+judgements into train/dev/test by groups, so that no document is a positive in two splits.
 """
 
 from __future__ import annotations
@@ -869,7 +873,8 @@ SPLIT_BACKUP = "qrels-before-split"
 
 @dataclass
 class SplitSummary:
-    """What :func:`split_judgements` wrote: per split ``(queries, positives, groups)``."""
+    """What :func:`split_judgements` wrote: per split ``(queries, distinct positive documents,
+    groups)``; ``str()`` is the summary ``corpus split`` prints."""
 
     folder: Path
     group_source: str
@@ -878,9 +883,9 @@ class SplitSummary:
 
     def __str__(self) -> str:
         lines = [f"wrote {self.folder / 'qrels'} (groups: {self.group_source})"]
-        lines.append(f"  {'split':<6} {'queries':>8} {'positives':>10} {'groups':>7}")
+        lines.append(f"  {'split':<6} {'queries':>8} {'positive docs':>14} {'groups':>7}")
         for split, (q, p, g) in self.counts.items():
-            lines.append(f"  {split:<6} {q:>8} {p:>10} {g:>7}")
+            lines.append(f"  {split:<6} {q:>8} {p:>14} {g:>7}")
         lines += [f"moved {p} to {p.parent} (not a split any more)" for p in self.moved]
         return "\n".join(lines)
 

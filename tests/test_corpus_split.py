@@ -273,3 +273,23 @@ def test_cli_validate_warns_about_leakage(tmp_path: Path, capsys: pytest.Capture
     assert "warning: 1 queries of test have the text of a train query" in out and "q1=q5" in out
     data = hc.load_beir(folder)
     assert hc.shared_query_texts(data, "train", "test") == [("q1", "q5")]
+
+
+def test_cli_from_folder_then_split(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    docs = Path(__file__).parent / "fixtures" / "own_docs"
+    questions = tmp_path / "q.csv"
+    questions.write_text(
+        "question,document\nhow to install?,guide.md#install\nlinux?,guide.md#linux\n"
+        "macos?,guide.md#macos\nreset password?,sub/faq.md\ntokens?,api.rst#tokens\n"
+    )
+    out = tmp_path / "own"
+    argv = ["corpus", "from-folder", "--docs", str(docs), "--questions", str(questions),
+            "--output", str(out)]
+    assert cli_main([*argv, "--test", "2", "--dev", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "queries sharing a positive document" in printed
+    data = hc.load_beir(out)
+    assert {s: len(q) for s, q in data.qrels.items()} == {"train": 2, "dev": 1, "test": 2}
+    questions.write_text("question,document,split\nhow?,guide.md#install,train\n")
+    assert cli_main([*argv, "--test", "0.2"]) == 2
+    assert "carry splits train" in capsys.readouterr().err
