@@ -5,6 +5,7 @@
     python -m hardneg_kit corpus stats --dataset aws-cli
     python -m hardneg_kit corpus validate --dataset path/to/beir-folder
     python -m hardneg_kit corpus from-folder --docs my-docs/ --questions q.csv --output my-beir/
+    python -m hardneg_kit corpus split my-beir/ --dev 0.1 --test 0.2
     python -m hardneg_kit corpus sample --dataset aws-cli --profile smoke --output /tmp/aws-smoke
 
 Wire it into a parser with :func:`register`; :func:`hardneg_kit.cli.main` turns bad input into one
@@ -22,27 +23,8 @@ from hardneg_kit.profiles import PROFILES, get_profile
 
 logger = logging.getLogger(__name__)
 
-
-
-def _group_counts(data: hc.BeirData, field: str) -> Counter[str]:
-    """Queries per group: the query's ``field``, else its first positive's, else the id prefix."""
-    own = (
-        dict(zip(data.queries["_id"], data.queries[field], strict=True))
-        if field in data.queries.column_names
-        else {}
-    )
-    doc_group = (
-        dict(zip(data.corpus["_id"], data.corpus[field], strict=True))
-        if field in data.corpus.column_names
-        else {}
-    )
-    counts: Counter[str] = Counter()
-    for split in data.splits():
-        for qid, pos in data.positives(split).items():
-            g = own.get(qid) or doc_group.get(pos[0]) or hc.id_group(pos[0])
-            if g is not None:
-                counts[str(g)] += 1
-    return counts
+#: query ids a leakage warning shows before "..."
+_SHOW = 3
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -61,24 +43,77 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"words/doc    mean {sum(words) / len(words):.1f}, "
             f"max {max(words)} (title + text)"
         )
-    counts = _group_counts(data, args.group_field)
-    if counts:
-        print(f"queries per {args.group_field} ({len(counts)} groups), top 10:")
-        for g, n in counts.most_common(10):
-            print(f"  {g:<30} {n}")
+    groups, source = hc.query_groups(data, args.group_field or None)
+    if not groups:
+        print(f"groups       {source}")
+        return 0
+    counts = Counter(groups.values())
+    print(f"groups       {len(counts)}, from the {source}; queries per group, top 10:")
+    for g, n in counts.most_common(10):
+        print(f"  {g:<30} {n}")
     return 0
 
 
+def _leakage_lines(data: hc.BeirData) -> list[str]:
+    """One warning per pair of splits that share a query text (case and whitespace aside)."""
+    names = data.splits()
+    lines = []
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            pairs = hc.shared_query_texts(data, first, second)
+            if pairs:
+                shown = ", ".join(f"{a}={b}" for a, b in pairs[:_SHOW])
+                more = " ..." if len(pairs) > _SHOW else ""
+                lines.append(
+                    f"warning: {len(pairs)} queries of {second} have the text of a {first} query "
+                    f"(case and whitespace aside), e.g. {shown}{more}: leakage; move or remove "
+                    "them (corpus split keeps equal texts in one split)."
+                )
+    return lines
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    """``corpus validate --dataset PATH``: every check of :func:`~hardneg_kit.corpus.load_beir`."""
+    """``corpus validate --dataset PATH``: every check of :func:`~hardneg_kit.corpus.load_beir`,
+    and a warning for query texts shared by two splits (leakage)."""
     data = hc.load_beir(hc.resolve_dataset(args.dataset), validate=True)
     splits = ", ".join(f"{s} {len(q)}" for s, q in data.qrels.items()) or "no qrels"
     print(f"OK {data.folder}: {len(data.corpus)} documents, {len(data.queries)} queries ({splits})")
+    for line in _leakage_lines(data):
+        print(line)
+    return 0
+
+
+def _size(value: str) -> float:
+    """``--dev``/``--test``: ``0.2`` is a fraction of the queries, ``300`` a count."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a fraction (0.2) nor a count of queries (300)"
+        ) from None
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    """``corpus split FOLDER [--dev 0.1] [--test 0.2] [--group-by ...] [--output DIR]``."""
+    summary = hc.split_judgements(
+        hc.resolve_dataset(args.folder), dev=args.dev, test=args.test, group_by=args.group_by,
+        group_field=args.group_field, seed=args.seed, output=args.output,
+    )
+    print(summary)
     return 0
 
 
 def cmd_from_folder(args: argparse.Namespace) -> int:
-    """``corpus from-folder --docs DIR [--questions FILE] --output DIR``: build a BEIR folder."""
+    """``corpus from-folder --docs DIR [--questions FILE] --output DIR``: build a BEIR folder.
+
+    Questions go to their ``split`` column, else to ``--split``; with ``--test``/``--dev`` they
+    are split as ``corpus split`` does it (grouped by positive document).
+    """
+    resplit = args.test is not None or args.dev is not None
     corpus = hc.corpus_from_folder(args.docs, max_words=args.max_words)
     if args.questions:
         queries, qrels = hc.queries_from_file(args.questions, corpus, split=args.split)
@@ -86,9 +121,19 @@ def cmd_from_folder(args: argparse.Namespace) -> int:
         import datasets
 
         queries, qrels = datasets.Dataset.from_dict({"_id": [], "text": []}), {}
+    if resplit and list(qrels) != [args.split]:
+        found = f"these carry splits {', '.join(qrels)}" if qrels else "there are none"
+        raise hc.DataError(
+            f"{args.questions or '--questions'}: --test/--dev split questions that have no split "
+            f"column, but {found}; drop --test/--dev or the split column."
+        )
     out = hc.write_beir_folder(args.output, corpus, queries, qrels)
     hc.load_beir(out, splits=list(qrels))  # what we wrote must load back
     print(f"wrote {out}: {len(corpus)} passages, {len(queries)} questions")
+    if resplit:
+        dev = 0.1 if args.dev is None else args.dev
+        test = 0.2 if args.test is None else args.test
+        print(hc.split_judgements(out, dev=dev, test=test, seed=args.seed))
     return 0
 
 
@@ -128,7 +173,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     a = actions.add_parser("stats", help="sizes, words per document, queries per group")
     dataset_arg(a)
-    a.add_argument("--group-field", default="service", help="field that groups queries")
+    a.add_argument(
+        "--group-field", default="service",
+        help="field that groups queries (else the id prefix; shown only where meaningful)",
+    )
     a.add_argument("--no-validate", action="store_true", help="skip the checks (faster)")
     a.set_defaults(handler=cmd_stats)
 
@@ -142,9 +190,33 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--questions", help="CSV or JSONL with question,document (a doc id or a file path)"
     )
     a.add_argument("--split", default="test", help="split for questions without a split column")
+    a.add_argument(
+        "--test", type=_size, default=None,
+        help="split the questions as 'corpus split' does: test size (fraction or count)",
+    )
+    a.add_argument("--dev", type=_size, default=None, help="dev size with --test (default 0.1)")
+    a.add_argument("--seed", type=int, default=0, help="seed of the split")
     a.add_argument("--max-words", type=int, default=200, help="words per passage at most")
     a.add_argument("--output", required=True, help="folder to write")
     a.set_defaults(handler=cmd_from_folder)
+
+    a = actions.add_parser(
+        "split", help="split judgements into train/dev/test, grouped (no shared positives)",
+        description="Split a BEIR folder's judgements (qrels.tsv, or qrels/*.tsv to re-split) "
+        "into qrels/train.tsv, dev.tsv and test.tsv; whole groups of queries go to one split.",
+    )
+    a.add_argument("folder", help="BEIR folder (or a shipped dataset's name with --output)")
+    a.add_argument("--dev", type=_size, default=0.1, help="fraction (0.1) or count (100)")
+    a.add_argument("--test", type=_size, default=0.2, help="fraction (0.2) or count (300)")
+    a.add_argument(
+        "--group-by", choices=hc.GROUP_BY, default="positive",
+        help="positive: queries sharing a positive document stay together (always); field: "
+        "also queries with the same --group-field; prefix: also positives' id prefix",
+    )
+    a.add_argument("--group-field", default="service", help="field for --group-by field")
+    a.add_argument("--seed", type=int, default=0, help="same seed, same files")
+    a.add_argument("--output", help="new folder to write (default: in place)")
+    a.set_defaults(handler=cmd_split)
 
     a = actions.add_parser("sample", help="write a copy sampled to a profile's size")
     dataset_arg(a)

@@ -1,10 +1,10 @@
 """BEIR data: load and validate a folder, sample it to a profile's size, or build one from docs.
 
 A BEIR folder holds ``corpus.jsonl[.gz]`` (``_id``, ``title``, ``text``, extra fields such as
-``service``), ``queries.jsonl[.gz]`` (``_id``, ``text``, extras) and ``qrels/<split>.tsv``
-(header ``query-id<TAB>corpus-id<TAB>score``). Bad input raises :class:`DataError` whose message
-names the file, the line and the id, and says what to do; a missing file raises
-:class:`FileNotFoundError` naming the expected path.
+``service``), ``queries.jsonl[.gz]`` (``_id``, ``text``, extras) and ``qrels/<split>.tsv[.gz]``
+(header ``query-id<TAB>corpus-id<TAB>score``), all UTF-8 (a byte-order mark is fine). Bad input
+raises :class:`DataError` whose message names the file, the line and the id, and says what to
+do; a missing file raises :class:`FileNotFoundError` naming the expected path.
 
 Example:
     >>> from hardneg_kit.corpus import load_dataset
@@ -18,21 +18,30 @@ Sampling (:func:`sample`) keeps every positive of the sampled queries and fills 
 budget with their *group neighbours* first (documents sharing ``service``: the other commands of
 the same AWS service), so that a small run is still a hard-negative problem.
 
+Profiles sample only the shipped datasets (:data:`SAMPLED_DATASETS`); a user's own dataset keeps
+every document (:func:`profile_sample`).
+
 Your own documentation becomes a BEIR folder with :func:`corpus_from_folder`,
-:func:`queries_from_file` and :func:`write_beir_folder`.
+:func:`queries_from_file` and :func:`write_beir_folder`; :func:`split_judgements` splits its
+judgements into train/dev/test by groups, so that no document is a positive in two splits.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
+import io
 import json
 import logging
 import math
 import re
+import shutil
+import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,8 +61,17 @@ logger = logging.getLogger(__name__)
 SPLIT_ORDER = ("train", "dev", "validation", "test")
 #: the folder that holds the shipped datasets
 DATA_DIR = Path(hardneg_kit.__file__).resolve().parents[1] / "data"
+#: shipped datasets that profiles sample to their size (the committed results depend on it);
+#: any other dataset is a user's own and keeps every document (see :func:`profile_sample`)
+SAMPLED_DATASETS = ("aws-cli", "azure-cli", "python-faq")
 #: file types :func:`corpus_from_folder` reads
 DOC_SUFFIXES = (".md", ".markdown", ".rst", ".txt")
+#: relevance scores must fit a signed 64-bit integer (ranx and numpy store them so)
+_SCORE_RANGE = (-(2**63), 2**63 - 1)
+_WHITESPACE = re.compile(r"\s")
+_SPLIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+#: longest document id :func:`corpus_from_folder` writes (see :func:`safe_id`)
+MAX_ID_LENGTH = 200
 #: how many ids an error message lists before "..."
 _SHOW = 5
 
@@ -165,44 +183,87 @@ def passage_texts(corpus: datasets.Dataset) -> list[str]:
 
 
 def _find_file(folder: Path, stem: str) -> Path:
-    for name in (f"{stem}.jsonl", f"{stem}.jsonl.gz"):
-        if (folder / name).is_file():
-            return folder / name
+    plain, gz = folder / f"{stem}.jsonl", folder / f"{stem}.jsonl.gz"
+    if plain.is_file() and gz.is_file():
+        raise DataError(
+            f"{folder}: both {plain.name} and {gz.name} exist; which one is current is unknown: "
+            "remove (or rename) the stale one."
+        )
+    for path in (plain, gz):
+        if path.is_file():
+            return path
     raise FileNotFoundError(
-        f"{folder / (stem + '.jsonl')} not found (nor {stem}.jsonl.gz): "
-        f"is {folder} a BEIR folder?"
+        f"{plain} not found (nor {gz.name}): is {folder} a BEIR folder?"
     )
 
 
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file, gzipped or not; a leading byte-order mark is dropped.
+
+    Lines are decoded one by one so that a byte that is not UTF-8 is reported with its line.
+    """
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            for n, raw in enumerate(f, start=1):
+                if n == 1 and raw.startswith(codecs.BOM_UTF8):  # files saved on Windows
+                    raw = raw[len(codecs.BOM_UTF8) :]
+                try:
+                    yield n, raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise DataError(
+                        f"{path}:{n}: not UTF-8 (byte 0x{raw[e.start]:02x} at column "
+                        f"{e.start + 1}); save the file as UTF-8."
+                    ) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: damaged or not gzip ({e}); re-create the file.") from None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """A whole file's bytes as UTF-8 text (BOM dropped); a bad byte is reported with its line."""
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        n = data.count(b"\n", 0, e.start) + 1
+        raise DataError(
+            f"{path}:{n}: not UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8."
+        ) from None
+
+
+def _check_encodable(path: Path, n: int, line: str, obj: dict) -> None:
+    """Refuse a lone surrogate (``"\\ud800"`` without its pair): valid JSON, but not text."""
+    if "\\u" not in line:  # surrogates only come from escapes
+        return
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(
+            f"{path}:{n}: a \\u escape encodes half of a character (a lone surrogate, "
+            "\\ud800-\\udfff); fix the text or the tool that wrote it."
+        ) from None
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
     """(line number, object) for every non-blank line; malformed lines raise DataError."""
     rows: list[tuple[int, dict]] = []
-    try:
-        with _open_text(path) as f:
-            for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(
-                        f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno}); "
-                        "each line must be one JSON object."
-                    ) from None
-                if not isinstance(obj, dict):
-                    raise DataError(
-                        f"{path}:{n}: expected a JSON object, got {type(obj).__name__}; "
-                        "each line must be one JSON object."
-                    )
-                rows.append((n, obj))
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as e:
-        raise DataError(f"{path}: cannot be read as UTF-8 JSON lines ({e}).") from None
+    for n, line in _text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(
+                f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno}); "
+                "each line must be one JSON object."
+            ) from None
+        if not isinstance(obj, dict):
+            raise DataError(
+                f"{path}:{n}: expected a JSON object, got {type(obj).__name__}; "
+                "each line must be one JSON object."
+            )
+        _check_encodable(path, n, line, obj)
+        rows.append((n, obj))
     return rows
 
 
@@ -215,6 +276,7 @@ def _records(path: Path, kind: str, validate: bool) -> tuple[list[dict], dict[st
         if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
             raise DataError(f"{path}:{n}: missing \"_id\"; give every {kind} a unique \"_id\".")
         _id = str(raw_id)
+        _check_id(path, n, kind, _id)
         text = obj.get("text")
         if not isinstance(text, str):
             what = "missing" if text is None else f"not a string ({type(text).__name__})"
@@ -236,6 +298,15 @@ def _records(path: Path, kind: str, validate: bool) -> tuple[list[dict], dict[st
         lines[_id] = n
         rows.append(row)
     return rows, lines
+
+
+def _check_id(path: Path, n: int, kind: str, _id: str) -> None:
+    """Refuse ids that TREC run and qrels files cannot hold (they split lines at whitespace)."""
+    if _WHITESPACE.search(_id):
+        raise DataError(
+            f"{path}:{n}: {kind} id {_id!r} contains whitespace, which TREC run and qrels files "
+            "cannot hold; replace it (e.g. with '_' or '%20') here and in the qrels."
+        )
 
 
 def _to_dataset(rows: list[dict], path: Path, lines: Mapping[str, int], first: Sequence[str]):
@@ -276,11 +347,7 @@ def _read_qrels(
     qrels: dict[str, dict[str, int]] = {}
     seen: dict[tuple[str, str], int] = {}
     dropped = 0
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e}).") from None
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in _text_lines(path):
         if not line.strip():
             continue
         parts = line.rstrip("\r\n").split("\t")
@@ -298,6 +365,11 @@ def _read_qrels(
             raise DataError(
                 f"{path}:{n}: score {score!r} of query {qid!r} and document {did!r} is not an "
                 "integer; use whole-number relevance (0 = not relevant, 1+ = relevant)."
+            )
+        if not _SCORE_RANGE[0] <= int(score) <= _SCORE_RANGE[1]:
+            raise DataError(
+                f"{path}:{n}: score {score[:30]}... of query {qid!r} and document {did!r} is "
+                "beyond the 64-bit integer range; use small whole numbers (0, 1, 2, ...)."
             )
         unknown = (
             f"query {qid!r} is not in the queries file"
@@ -346,14 +418,41 @@ def _is_int(s: str) -> bool:
     return True
 
 
+def qrels_files(qrels_dir: Path) -> dict[str, Path]:
+    """Split name -> its judgements file, ``<split>.tsv`` or ``<split>.tsv.gz``, sorted by name.
+
+    A split with both files is refused: which one is current cannot be told.
+
+    >>> qrels_files(Path("data/aws-cli/qrels"))  # doctest: +SKIP
+    {'dev': PosixPath('data/aws-cli/qrels/dev.tsv'), 'test': ..., 'train': ...}
+    """
+    if not qrels_dir.is_dir():
+        return {}
+    files: dict[str, Path] = {}
+    for path in sorted(qrels_dir.iterdir()):
+        for suffix in (".tsv", ".tsv.gz"):
+            if path.name.endswith(suffix) and path.is_file():
+                split = path.name[: -len(suffix)]
+                if split in files:
+                    raise DataError(
+                        f"{qrels_dir}: both {files[split].name} and {path.name} exist; which one "
+                        "is current is unknown: remove (or rename) the stale one."
+                    )
+                files[split] = path
+    return files
+
+
 def load_beir(
     folder: str | Path, splits: Sequence[str] | None = None, validate: bool = True
 ) -> BeirData:
-    """Load a BEIR folder; ``splits=None`` loads every ``qrels/*.tsv``.
+    """Load a BEIR folder; ``splits=None`` loads every ``qrels/*.tsv[.gz]``.
 
     With ``validate`` (the default) any problem raises :class:`DataError`: malformed lines,
     missing ``_id``/``text``, duplicate ids, empty texts, non-integer scores, qrels naming unknown
-    queries or documents, and split queries without a positive. ``validate=False`` skips the
+    queries or documents, and split queries without a positive. Always refused: text that is not
+    UTF-8 or holds a lone surrogate, ids with whitespace (TREC files cannot hold them), scores
+    beyond 64 bits, and a file present both plain and gzipped (``corpus.jsonl`` beside
+    ``corpus.jsonl.gz``). A UTF-8 byte-order mark is accepted. ``validate=False`` skips the
     checks that cost time or would stop a load of slightly messy data (duplicates after the
     first are skipped, qrels lines naming unknown ids are dropped, both with a warning).
 
@@ -365,18 +464,18 @@ def load_beir(
     corpus_path = _find_file(folder, "corpus")
     doc_rows, doc_lines = _records(corpus_path, "document", validate)
     qrels_dir = folder / "qrels"
+    files = qrels_files(qrels_dir)
     if splits is None:
-        names = [p.stem for p in qrels_dir.glob("*.tsv")] if qrels_dir.is_dir() else []
+        names = list(files)
         if not names:
             logger.warning("%s: no qrels/*.tsv files; loading the corpus without splits", folder)
     else:
         names = list(dict.fromkeys(splits))
         for s in names:
-            if not (qrels_dir / f"{s}.tsv").is_file():
-                have = sorted(p.stem for p in qrels_dir.glob("*.tsv")) if qrels_dir.is_dir() else []
+            if s not in files:
                 raise FileNotFoundError(
-                    f"{qrels_dir / (s + '.tsv')} not found: no split {s!r} "
-                    f"(available: {', '.join(have) or 'none'})."
+                    f"{qrels_dir / (s + '.tsv')} not found (nor {s}.tsv.gz): no split {s!r} "
+                    f"(available: {', '.join(sorted(files)) or 'none'})."
                 )
     names = _sorted_splits(names)
     try:
@@ -388,7 +487,7 @@ def load_beir(
     else:
         query_rows, query_lines = _records(queries_path, "query", validate)
     qrels = {
-        s: _read_qrels(qrels_dir / f"{s}.tsv", query_lines, doc_lines, validate) for s in names
+        s: _read_qrels(files[s], query_lines, doc_lines, validate) for s in names
     }
     data = BeirData(
         name=folder.resolve().name,
@@ -602,10 +701,11 @@ def load_dataset(
     profile: str | Profile | None = None,
     splits: Sequence[str] | None = None,
 ) -> BeirData:
-    """Load a dataset and sample it to a profile's size (``None``: ``$HARDNEG_PROFILE``).
+    """Load a dataset at a profile's size (``None``: ``$HARDNEG_PROFILE``): :func:`profile_sample`.
 
-    ``max_documents`` caps the corpus, ``max_train_queries`` every split but ``test``,
-    ``max_test_queries`` the ``test`` split; the ``full`` profile only caps training queries.
+    ``max_documents`` caps the corpus of a shipped dataset (never a user's own),
+    ``max_train_queries`` every split but ``test``, ``max_test_queries`` the ``test`` split; the
+    ``full`` profile only caps training queries.
 
     >>> data = load_dataset("aws-cli", profile="smoke")  # doctest: +SKIP
     """
@@ -613,8 +713,55 @@ def load_dataset(
 
     prof = profile if not isinstance(profile, str | None) else get_profile(profile)
     data = load_beir(resolve_dataset(name_or_path), splits=splits)
-    logger.info("Sampling %s to profile %r", data.name, prof.name)
-    return sample(data, prof.max_documents, query_caps(prof, data.splits()))
+    return profile_sample(data, prof)
+
+
+def is_shipped(folder: str | Path) -> bool:
+    """Whether ``folder`` is one of :data:`SAMPLED_DATASETS` under :data:`DATA_DIR`.
+
+    >>> is_shipped(DATA_DIR / "aws-cli"), is_shipped("my-docs")
+    (True, False)
+    """
+    path = Path(folder).expanduser().resolve()
+    return path.name in SAMPLED_DATASETS and path == (DATA_DIR / path.name).resolve()
+
+
+def profile_sample(data: BeirData, profile: Profile) -> BeirData:
+    """``data`` at a profile's size: the shipped datasets sampled, a user's own never shrunk.
+
+    A shipped dataset (:func:`is_shipped`) is sampled to ``max_documents`` and the query caps
+    (:func:`query_caps`), as every committed result was made. A user's own dataset keeps every
+    document whatever the profile: dropping distractors would make every retriever look better
+    than it is on that corpus, and the numbers would describe no real collection (write a smaller
+    copy with ``corpus sample`` to run on less). Its queries are capped like the shipped ones (a
+    seeded subset costs less time and estimates the same metrics), and a line says so: at
+    WARNING level when a cap removes queries, so that notebooks show it too.
+
+    >>> data = profile_sample(load_beir("my-docs"), get_profile("workshop"))  # doctest: +SKIP
+    WARNING hardneg_kit.corpus: profile workshop: my-docs is your own dataset: all 5677
+    documents used; queries: train 600 of 1200 (--profile paper uses every query)
+    """
+    caps = query_caps(profile, data.splits())
+    if is_shipped(data.folder):
+        logger.info("Sampling %s to profile %r", data.name, profile.name)
+        return sample(data, profile.max_documents, caps)
+    small = sample(data, None, caps)
+    capped = [
+        f"{s} {len(small.qrels[s])} of {len(data.qrels[s])}"
+        for s in data.splits()
+        if len(small.qrels[s]) < len(data.qrels[s])
+    ]
+    line = (
+        f"profile {profile.name}: {data.name} is your own dataset: all {len(data.corpus)} "
+        "documents used"
+    )
+    if capped:
+        logger.warning(
+            "%s; queries: %s (--profile paper uses every query)", line, ", ".join(capped)
+        )
+    else:
+        logger.info("%s, and every judged query", line)
+    return small
 
 
 def query_caps(profile: Profile, splits: Iterable[str]) -> dict[str, int | None]:
@@ -627,6 +774,377 @@ def query_caps(profile: Profile, splits: Iterable[str]) -> dict[str, int | None]
     return {
         s: profile.max_test_queries if s == "test" else profile.max_train_queries for s in splits
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Groups, leakage and grouped splits
+
+
+def _meaningful(groups: Mapping[str, str | None]) -> str | None:
+    """Why ``groups`` (query -> group) tell nothing, or None when they do.
+
+    Groups mean something when most queries have one, there are at least two, and a group holds
+    two queries on average (one group per query, or a single group, is no grouping).
+    """
+    have = [g for g in groups.values() if g is not None]
+    distinct = len(set(have))
+    if len(have) * 2 < len(groups):
+        return f"{len(groups) - len(have)} of {len(groups)} queries have none"
+    if distinct < 2:
+        return "a single group"
+    if distinct * 2 > len(have):
+        return f"{distinct} groups for {len(have)} queries (about one per query)"
+    return None
+
+
+def _field_groups(data: BeirData, field: str) -> tuple[dict[str, str | None], str] | None:
+    """Judged query -> its ``field``, from the queries file or else its first positive's
+    document; None when neither file has the column."""
+    positives = {q: p for s in data.splits() for q, p in data.positives(s).items()}
+    if field in data.queries.column_names:
+        own = dict(zip(data.queries["_id"], data.queries[field], strict=True))
+        return {q: _str_or_none(own.get(q)) for q in positives}, f"field {field!r} of the queries"
+    if field in data.corpus.column_names:
+        doc = dict(zip(data.corpus["_id"], data.corpus[field], strict=True))
+        groups = {q: _str_or_none(doc.get(p[0])) for q, p in positives.items()}
+        return groups, f"field {field!r} of the positive documents"
+    return None
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None or str(value).strip() == "" else str(value)
+
+
+def query_groups(data: BeirData, field: str | None = "service") -> tuple[dict[str, str], str]:
+    """Judged query -> group where a grouping means something, and a sentence saying which.
+
+    Tried in turn: ``field`` (of the queries, else of each query's first positive document),
+    then the id prefix of the first positive (:func:`id_group`). The first that is meaningful
+    wins: most queries have a group, there are at least two, two queries per group on average.
+    Otherwise the groups are ``{}`` and the sentence says why each failed.
+
+    >>> groups, source = query_groups(load_beir("tests/fixtures/beir_tiny"))  # doctest: +SKIP
+    >>> source, groups["q1"]  # doctest: +SKIP
+    ("field 'service' of the queries", 's3')
+    """
+    positives = {q: p for s in data.splits() for q, p in data.positives(s).items()}
+    tried: list[str] = []
+    candidates = [_field_groups(data, field)] if field else []
+    candidates.append(({q: id_group(p[0]) for q, p in positives.items()}, "id prefix"))
+    for found in candidates:
+        if found is None:
+            tried.append(f"no field {field!r}")
+            continue
+        groups, source = found
+        why = _meaningful(groups)
+        if why is None:
+            return {q: g for q, g in groups.items() if g is not None}, source
+        tried.append(f"{source.split(' of ')[0]}: {why}")
+    return {}, "none (" + "; ".join(tried) + ")"
+
+
+def _norm_text(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def shared_query_texts(data: BeirData, first: str, second: str) -> list[tuple[str, str]]:
+    """(query id in ``first``, query id in ``second``) pairs whose texts are equal once case and
+    whitespace are normalised: leakage when ``first`` trains and ``second`` tests.
+
+    >>> shared_query_texts(data, "train", "test")  # doctest: +SKIP
+    [('q12', 'q907')]
+    """
+    text = dict(zip(data.queries["_id"], data.queries["text"], strict=True))
+    by_text: dict[str, list[str]] = defaultdict(list)
+    for q in data.qrels[first]:
+        by_text[_norm_text(text[q])].append(q)
+    return [
+        (a, b) for b in data.qrels[second] for a in by_text.get(_norm_text(text[b]), []) if a != b
+    ]
+
+
+#: how ``split_judgements`` groups queries
+GROUP_BY = ("positive", "field", "prefix")
+#: the splits ``split_judgements`` writes
+SPLIT_NAMES = ("train", "dev", "test")
+#: where an in-place split moves judgement files it would otherwise mix with its own
+SPLIT_BACKUP = "qrels-before-split"
+
+
+@dataclass
+class SplitSummary:
+    """What :func:`split_judgements` wrote: per split ``(queries, distinct positive documents,
+    groups)``; ``str()`` is the summary ``corpus split`` prints."""
+
+    folder: Path
+    group_source: str
+    counts: dict[str, tuple[int, int, int]]
+    moved: list[Path]
+
+    def __str__(self) -> str:
+        lines = [f"wrote {self.folder / 'qrels'} (groups: {self.group_source})"]
+        lines.append(f"  {'split':<6} {'queries':>8} {'positive docs':>14} {'groups':>7}")
+        for split, (q, p, g) in self.counts.items():
+            lines.append(f"  {split:<6} {q:>8} {p:>14} {g:>7}")
+        lines += [f"moved {p} to {p.parent} (not a split any more)" for p in self.moved]
+        return "\n".join(lines)
+
+
+def _judgement_files(folder: Path) -> list[Path]:
+    """``qrels.tsv[.gz]`` beside the corpus, then ``qrels/*.tsv[.gz]`` by name."""
+    root = [folder / n for n in ("qrels.tsv", "qrels.tsv.gz") if (folder / n).is_file()]
+    if len(root) == 2:
+        raise DataError(
+            f"{folder}: both qrels.tsv and qrels.tsv.gz exist; which one is current is unknown: "
+            "remove (or rename) the stale one."
+        )
+    return root + list(qrels_files(folder / "qrels").values())
+
+
+def _merged_judgements(
+    files: Sequence[Path], query_lines: Mapping[str, int], doc_lines: Mapping[str, int]
+) -> dict[str, dict[str, int]]:
+    """Every file's judgements in file and line order; a pair judged twice must agree."""
+    merged: dict[str, dict[str, int]] = {}
+    origin: dict[tuple[str, str], Path] = {}
+    for path in files:
+        for q, docs in _read_qrels(path, query_lines, doc_lines, validate=True).items():
+            for d, r in docs.items():
+                old = merged.setdefault(q, {}).setdefault(d, r)
+                if old != r:
+                    raise DataError(
+                        f"{path}: query {q!r} and document {d!r} judged {r} here but {old} in "
+                        f"{origin[q, d]}; make the files agree."
+                    )
+                origin.setdefault((q, d), path)
+    return merged
+
+
+def _split_keys(
+    data: BeirData, judged: Mapping[str, Mapping[str, int]], group_by: str, group_field: str
+) -> tuple[dict[str, set[str]], str]:
+    """Query -> the keys that tie it to others (its positives, plus its group), and a sentence."""
+    text = dict(zip(data.queries["_id"], data.queries["text"], strict=True))
+    keys = {  # equal texts stay together too: two splits asking the same question is leakage
+        q: {f"doc\x00{d}" for d, r in docs.items() if r > 0} | {f"text\x00{_norm_text(text[q])}"}
+        for q, docs in judged.items()
+    }
+    if group_by == "positive":
+        return keys, "queries sharing a positive document"
+    if group_by == "prefix":
+        for q, docs in judged.items():
+            keys[q] |= {f"group\x00{g}" for d, r in docs.items() if r > 0 and (g := id_group(d))}
+        return keys, "id prefix of the positives (and shared positives)"
+    if group_field in data.queries.column_names:
+        own = dict(zip(data.queries["_id"], data.queries[group_field], strict=True))
+        for q in judged:
+            if (g := _str_or_none(own.get(q))) is not None:
+                keys[q].add(f"group\x00{g}")
+        return keys, f"field {group_field!r} of the queries (and shared positives)"
+    if group_field in data.corpus.column_names:
+        doc = dict(zip(data.corpus["_id"], data.corpus[group_field], strict=True))
+        for q, docs in judged.items():
+            keys[q] |= {
+                f"group\x00{g}" for d, r in docs.items()
+                if r > 0 and (g := _str_or_none(doc.get(d))) is not None
+            }
+        return keys, f"field {group_field!r} of the positive documents (and shared positives)"
+    raise DataError(
+        f"{data.folder}: neither the queries nor the corpus have a field {group_field!r} to "
+        "group by; name another with --group-field, or use --group-by positive|prefix."
+    )
+
+
+def _components(keys: Mapping[str, set[str]]) -> dict[str, str]:
+    """Query -> its group's name (the smallest query id in it): queries linked by any shared key
+    form one group (connected components, union-find)."""
+    parent = {q: q for q in keys}
+
+    def find(q: str) -> str:
+        while parent[q] != q:
+            parent[q] = parent[parent[q]]
+            q = parent[q]
+        return q
+
+    owner: dict[str, str] = {}
+    for q in sorted(keys):
+        for k in sorted(keys[q]):
+            other = owner.setdefault(k, q)
+            a, b = find(q), find(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return {q: find(q) for q in keys}
+
+
+def _target(size: float, total: int, name: str) -> int:
+    """A split size as a count of queries: a fraction in [0, 1) of ``total``, or a count."""
+    if isinstance(size, bool) or size < 0:
+        raise DataError(f"--{name} {size}: give a fraction (0.2) or a count of queries (300).")
+    if isinstance(size, float):
+        if size >= 1:
+            raise DataError(f"--{name} {size}: a fraction must be below 1 (or give a count).")
+        return round(size * total)
+    return int(size)
+
+
+def _assign(groups: Mapping[str, str], targets: Mapping[str, int], seed: int) -> dict[str, str]:
+    """Group -> split: groups in a seeded order each go to the first of ``targets`` whose count
+    it brings closer to its target, else to ``train``."""
+    size = Counter(groups.values())
+    have = dict.fromkeys(targets, 0)
+    out: dict[str, str] = {}
+    for g in sorted(size, key=lambda g: _rank(seed, "split", g)):
+        split = next(
+            (s for s, t in targets.items() if abs(have[s] + size[g] - t) < abs(have[s] - t)),
+            "train",
+        )
+        if split in have:
+            have[split] += size[g]
+        out[g] = split
+    return out
+
+
+def split_judgements(
+    folder: str | Path,
+    dev: float = 0.1,
+    test: float = 0.2,
+    group_by: str = "positive",
+    group_field: str = "service",
+    seed: int = 0,
+    output: str | Path | None = None,
+) -> SplitSummary:
+    """Split a BEIR folder's judgements into ``qrels/train.tsv``, ``dev.tsv`` and ``test.tsv``.
+
+    Every judgement file of ``folder`` is read and merged (``qrels.tsv[.gz]`` beside the corpus
+    and ``qrels/*.tsv[.gz]``: one unsplit file, or splits to re-split), then whole *groups* of
+    queries go to one split each. ``group_by="positive"``: queries sharing a positive document
+    form a group (connected components), so no document is a positive in two splits (queries
+    with the same text, case and whitespace aside, are kept together too);
+    ``"field"``: also queries with the same ``group_field`` value (the query's, else its
+    positives' documents'); ``"prefix"``: also queries whose positives share an id prefix
+    (:func:`id_group`). Groups are taken in an order seeded by ``seed`` (depending only on ids),
+    each going to ``test``, then ``dev``, when it brings that split closer to its size, else to
+    ``train``. Sizes are fractions of the queries (``0.2``) or counts (``300``); 0 writes no
+    such split. The same input and seed give byte-identical files.
+
+    Everything is read and checked before anything is written (bad input raises
+    :class:`DataError` naming the file and line), and each file is written atomically. In place
+    (``output=None``), judgement files under ``qrels/`` other than the splits written are moved
+    to ``qrels-before-split/`` so that no reader mixes them in; ``qrels.tsv`` stays. With
+    ``output``, a new or empty folder receives a copy of the corpus and queries files and the
+    splits.
+
+    Args:
+        folder: a BEIR folder with its judgements.
+        dev: size of the dev split (fraction or count).
+        test: size of the test split (fraction or count).
+        group_by: ``"positive"``, ``"field"`` or ``"prefix"``.
+        group_field: the field ``group_by="field"`` reads.
+        seed: seeds the order in which groups are assigned.
+        output: folder to write; ``None`` writes into ``folder``.
+
+    Example:
+        >>> summary = split_judgements("my-beir", dev=0.1, test=300)  # doctest: +SKIP
+        >>> print(summary)  # doctest: +SKIP
+        wrote my-beir/qrels (groups: queries sharing a positive document)
+          split   queries  positives  groups
+          train       ...
+    """
+    folder = Path(folder).expanduser()
+    if group_by not in GROUP_BY:
+        raise DataError(f"--group-by {group_by!r}: choose one of {', '.join(GROUP_BY)}.")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder: expected a BEIR folder there.")
+    corpus_path, queries_path = _find_file(folder, "corpus"), _find_file(folder, "queries")
+    files = _judgement_files(folder)
+    if not files:
+        raise FileNotFoundError(
+            f"{folder}: no judgements to split (no qrels.tsv, no qrels/*.tsv); write them "
+            "first, e.g. with corpus from-folder --questions."
+        )
+    doc_rows, doc_lines = _records(corpus_path, "document", True)
+    query_rows, query_lines = _records(queries_path, "query", True)
+    judged = _merged_judgements(files, query_lines, doc_lines)
+    data = BeirData(
+        name=folder.resolve().name, folder=folder,
+        corpus=_to_dataset(doc_rows, corpus_path, doc_lines, ("_id", "title", "text")),
+        queries=_to_dataset(query_rows, queries_path, query_lines, ("_id", "text")),
+        qrels={},
+    )
+    keys, source = _split_keys(data, judged, group_by, group_field)
+    group_of = _components(keys)
+    targets = {"test": _target(test, len(judged), "test"), "dev": _target(dev, len(judged), "dev")}
+    if sum(targets.values()) >= len(judged):
+        raise DataError(
+            f"{folder}: dev {targets['dev']} + test {targets['test']} queries leave none of the "
+            f"{len(judged)} for train; ask for less."
+        )
+    split_of = _assign(group_of, targets, seed)
+    splits = {
+        s: {q: d for q, d in judged.items() if split_of[group_of[q]] == s} for s in SPLIT_NAMES
+    }
+    for s in ("train", *(s for s, t in targets.items() if t > 0)):
+        if not splits[s]:
+            largest = max(Counter(group_of.values()).values())
+            raise DataError(
+                f"{folder}: the {s} split would be empty: the {len(judged)} queries form "
+                f"{len(set(group_of.values()))} groups, the largest of {largest} queries; change "
+                "the sizes or group differently (--group-by positive)."
+            )
+    out = folder if output is None else Path(output).expanduser()
+    moved = _write_splits(folder, out, corpus_path, queries_path, splits)
+    counts = {
+        s: (
+            len(qs),
+            len({d for docs in qs.values() for d, r in docs.items() if r > 0}),
+            len({group_of[q] for q in qs}),
+        )
+        for s, qs in splits.items() if qs
+    }
+    return SplitSummary(out, source, counts, moved)
+
+
+def _qrels_text(judged: Mapping[str, Mapping[str, int]]) -> str:
+    rows = [f"{q}\t{d}\t{r}" for q, docs in judged.items() for d, r in docs.items()]
+    return "\n".join(["query-id\tcorpus-id\tscore", *rows]) + "\n"
+
+
+def _write_splits(
+    folder: Path,
+    out: Path,
+    corpus_path: Path,
+    queries_path: Path,
+    splits: Mapping[str, Mapping[str, Mapping[str, int]]],
+) -> list[Path]:
+    """Write the non-empty splits under ``out/qrels`` atomically; return the files moved away."""
+    from hardneg_kit.cache import atomic_path
+
+    copies: list[tuple[Path, Path]] = []
+    if out.resolve() != folder.resolve():
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise DataError(f"--output {out}: exists and is not an empty folder; name a new one.")
+        copies = [(p, out / p.name) for p in (corpus_path, queries_path)]
+    written = {out / "qrels" / f"{s}.tsv" for s, qs in splits.items() if qs}
+    stale = [p for p in qrels_files(out / "qrels").values() if p not in written]
+    backup = out / SPLIT_BACKUP
+    clash = [p for p in stale if (backup / p.name).exists()]
+    if clash:
+        raise DataError(
+            f"{backup / clash[0].name} already exists; move it away so that {clash[0]} can be "
+            "kept there."
+        )
+    with ExitStack() as stack:  # every file complete before any is renamed into place
+        for src, dst in copies:
+            shutil.copyfile(src, stack.enter_context(atomic_path(dst)))
+        for s, qs in splits.items():
+            if qs:
+                tmp = stack.enter_context(atomic_path(out / "qrels" / f"{s}.tsv"))
+                tmp.write_text(_qrels_text(qs), encoding="utf-8")
+    moved: list[Path] = []
+    for p in stale:
+        backup.mkdir(exist_ok=True)
+        moved.append(Path(shutil.move(p, backup / p.name)))
+    return moved
 
 
 # --------------------------------------------------------------------------------------------
@@ -768,8 +1286,8 @@ def chunk_text(paragraphs: Sequence[str], max_words: int = 200) -> list[str]:
     return chunks
 
 
-def _file_passages(path: Path, rel: str, max_words: int) -> list[dict]:
-    text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+def _file_passages(text: str, path: Path, rel: str, max_words: int) -> list[dict]:
+    text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     suffix = path.suffix.lower()
     if suffix in (".md", ".markdown") and lines[0].strip() == "---" and "---" in lines[1:]:
@@ -818,7 +1336,12 @@ def corpus_from_folder(folder: str | Path, max_words: int = 200) -> datasets.Dat
     has ``_id`` = ``<relative path>#<heading slug>`` plus ``-2``, ``-3``... for further chunks of
     a section (a repeated heading gets ``-1``, ``-2``... before that, like GitHub anchors), so ids
     stay put when other files change; ``title`` = ``File title › Section › Subsection`` (the file
-    title is a lone first top-level heading, else the file name); ``text``; ``path``.
+    title is a lone first top-level heading, else the file name); ``text``; ``path``. Ids are
+    made safe for TREC files and capped at :data:`MAX_ID_LENGTH` characters (:func:`safe_id`).
+
+    Files that are not UTF-8 text (NUL bytes, another encoding) are skipped with one warning
+    listing them, never decoded into mojibake; symbolic links leading outside ``folder`` are not
+    followed (one warning lists them); hidden files and folders are left out.
 
     >>> corpus = corpus_from_folder("docs/")  # doctest: +SKIP
     >>> corpus[0]["_id"], corpus[0]["title"]  # doctest: +SKIP
@@ -829,23 +1352,99 @@ def corpus_from_folder(folder: str | Path, max_words: int = 200) -> datasets.Dat
         raise FileNotFoundError(f"{folder} is not a folder: expected a folder of documentation.")
     if max_words < 1:
         raise ValueError(f"max_words must be at least 1, got {max_words}.")
-    files = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in DOC_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    files, outside = _doc_files(folder)
+    if outside:
+        logger.warning(
+            "%s: not following %d symbolic links that lead outside it: %s",
+            folder, len(outside), ", ".join(outside),
+        )
     rows: list[dict] = []
+    skipped: list[str] = []
     for p in files:
-        rows.extend(_file_passages(p, p.relative_to(folder).as_posix(), max_words))
+        rel = p.relative_to(folder).as_posix()
+        text = _doc_text(p)
+        if text is None:
+            skipped.append(rel)
+            continue
+        rows.extend(_file_passages(text, p, rel, max_words))
+    if skipped:
+        logger.warning(
+            "%s: skipped %d files that are not UTF-8 text (binary, NUL bytes or another "
+            "encoding; convert them to UTF-8 to include them): %s",
+            folder, len(skipped), ", ".join(skipped),
+        )
     if not rows:
         raise DataError(
             f"{folder}: no passages found; put Markdown (.md), reStructuredText (.rst) or "
             ".txt files there."
         )
-    logger.info("%s: %d passages from %d files", folder, len(rows), len(files))
+    for row, _id in zip(rows, _unique_ids([r["_id"] for r in rows]), strict=True):
+        row["_id"] = _id
+    logger.info("%s: %d passages from %d files", folder, len(rows), len(files) - len(skipped))
     return datasets.Dataset.from_list(rows)
+
+
+def _doc_files(folder: Path) -> tuple[list[Path], list[str]]:
+    """Documentation files under ``folder`` (sorted; hidden parts skipped), and the relative
+    paths of symbolic links that lead outside it (not followed: ``--docs`` bounds what is read).
+
+    Linked folders are never entered (``rglob`` does not follow them).
+    """
+    root = folder.resolve()
+    files: list[Path] = []
+    outside: list[str] = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if p.suffix.lower() not in DOC_SUFFIXES or any(s.startswith(".") for s in rel.parts):
+            continue
+        if p.is_symlink() and not p.resolve().is_relative_to(root):
+            outside.append(rel.as_posix())
+        elif p.is_file():
+            files.append(p)
+    return files, outside
+
+
+def _doc_text(path: Path) -> str | None:
+    """A file's text, or None when it is not UTF-8 text (NUL bytes, undecodable bytes)."""
+    data = path.read_bytes()
+    if b"\x00" in data:
+        return None
+    try:
+        return data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def safe_id(raw: str, max_length: int = MAX_ID_LENGTH) -> str:
+    """An id TREC files can hold: whitespace percent-encoded, at most ``max_length`` characters
+    (a longer id keeps its start and ends in ``~`` + 16 hex digits of its SHA-256, so it stays
+    stable and distinct).
+
+    >>> safe_id("my docs/guide.md#install")
+    'my%20docs/guide.md#install'
+    >>> len(safe_id("a" * 500))
+    200
+    """
+    s = _WHITESPACE.sub(lambda m: f"%{ord(m.group()):02X}", raw)
+    if len(s) > max_length:
+        digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        s = f"{s[: max_length - 17]}~{digest}"
+    return s
+
+
+def _unique_ids(raw_ids: Sequence[str]) -> list[str]:
+    """:func:`safe_id` of each id; a clash (rare: two ids equal once made safe) gets ``~2``,
+    ``~3``... in order, so the result depends only on the input order."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in raw_ids:
+        _id, k = safe_id(raw), 1
+        while _id in seen:
+            k += 1
+            _id = f"{safe_id(raw, MAX_ID_LENGTH - len(str(k)) - 1)}~{k}"
+        seen.add(_id)
+        out.append(_id)
+    return out
 
 
 def _norm_path(value: str) -> str:
@@ -858,16 +1457,15 @@ def _norm_path(value: str) -> str:
 def _question_rows(path: Path) -> list[tuple[int, dict]]:
     if path.suffix.lower() in (".jsonl", ".json") or path.name.endswith(".jsonl.gz"):
         return _read_jsonl(path)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in ("question", "document") if c not in header]
-        if missing:
-            raise DataError(
-                f"{path}:1: header {header} lacks {', '.join(missing)}; the first line must "
-                "name the columns, e.g. question,document."
-            )
-        return [(reader.line_num, dict(r)) for r in reader]
+    reader = csv.DictReader(io.StringIO(_decode(path, path.read_bytes()), newline=""))
+    header = reader.fieldnames or []
+    missing = [c for c in ("question", "document") if c not in header]
+    if missing:
+        raise DataError(
+            f"{path}:1: header {header} lacks {', '.join(missing)}; the first line must "
+            "name the columns, e.g. question,document."
+        )
+    return [(reader.line_num, dict(r)) for r in reader]
 
 
 def queries_from_file(
@@ -911,9 +1509,15 @@ def queries_from_file(
                 "or a file path."
             )
         s = str(row.get("split") or split).strip()
+        if not _SPLIT_NAME.fullmatch(s):
+            raise DataError(
+                f"{path}:{n}: split {s!r} is not a usable name (it becomes qrels/<split>.tsv); "
+                "use letters, digits, '-' or '_', e.g. train, dev, test."
+            )
         key = (s, question)
         if key not in queries:
             qid = str(row.get("id") or "").strip() or f"q{len(queries) + 1}"
+            _check_id(path, n, "query", qid)
             if qid in used_ids:
                 raise DataError(
                     f"{path}:{n}: duplicate query id {qid!r} (first on line {used_ids[qid]}); "

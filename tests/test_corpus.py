@@ -6,6 +6,7 @@ import gzip
 import json
 import logging
 import random
+import re
 import shutil
 import sys
 import types
@@ -95,6 +96,45 @@ def test_load_gzipped_equals_plain(tmp_path: Path) -> None:
     assert gz.qrels == plain.qrels
 
 
+def test_gzipped_qrels_load_like_plain(tiny: Path) -> None:
+    plain = hc.load_beir(tiny)
+    test = tiny / "qrels" / "test.tsv"
+    with gzip.open(tiny / "qrels" / "test.tsv.gz", "wt", encoding="utf-8") as f:
+        f.write(test.read_text())
+    with pytest.raises(DataError, match=r"both test\.tsv and test\.tsv\.gz"):
+        hc.load_beir(tiny)
+    test.unlink()
+    assert hc.load_beir(tiny).qrels == plain.qrels
+    assert hc.load_beir(tiny, splits=["test"]).qrels["test"] == plain.qrels["test"]
+
+
+@pytest.mark.parametrize("stem", ["corpus", "queries"])
+def test_plain_and_gzipped_twins_refused(tiny: Path, stem: str) -> None:
+    with gzip.open(tiny / f"{stem}.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write((tiny / f"{stem}.jsonl").read_text())
+    with pytest.raises(DataError, match=rf"both {stem}\.jsonl and {stem}\.jsonl\.gz"):
+        hc.load_beir(tiny)
+
+
+def test_byte_order_marks_accepted(tiny: Path) -> None:
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/train.tsv"):
+        path = tiny / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    data, plain = hc.load_beir(tiny), hc.load_beir(TINY)
+    assert data.corpus.to_list() == plain.corpus.to_list() and data.qrels == plain.qrels
+    assert data.queries["_id"] == plain.queries["_id"]
+
+
+@pytest.mark.parametrize("name", ["corpus.jsonl", "qrels/train.tsv"])
+def test_not_utf8_names_file_and_line(tiny: Path, name: str) -> None:
+    path = tiny / name
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"s", "\u00e9".encode("latin-1"), 1)  # a Latin-1 e-acute
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError, match=rf"{name.split('/')[-1]}:3: not UTF-8 \(byte 0xe9"):
+        hc.load_beir(tiny)
+
+
 def test_load_selected_splits() -> None:
     data = hc.load_beir(TINY, splits=["test"])
     assert data.splits() == ["test"]
@@ -143,6 +183,19 @@ BAD_INPUTS = {
     "qrels unknown doc": ("qrels/test.tsv", 3, "q6\tec2/nope\t1", ["test.tsv:3:", "'ec2/nope'"]),
     "qrels duplicate pair": ("qrels/train.tsv", 3, "q1\ts3/ls\t1", ["train.tsv:3:", "'q1'"]),
     "no positive": ("qrels/train.tsv", 5, "q4\tiam/create-user\t0", ["train.tsv", "'q4'", "line"]),
+    "doc id with a space": (
+        "corpus.jsonl", 2, '{"_id": "s3 cp", "text": "t"}', ["corpus.jsonl:2:", "'s3 cp'", "TREC"]
+    ),
+    "query id with a tab": (
+        "queries.jsonl", 7, '{"_id": "q\\t7", "text": "t"}', ["queries.jsonl:7:", "whitespace"]
+    ),
+    "lone surrogate": (
+        "corpus.jsonl", 3, '{"_id": "s3/rb", "text": "bad \\ud800 half"}',
+        ["corpus.jsonl:3:", "surrogate"],
+    ),
+    "score beyond 64 bits": (
+        "qrels/test.tsv", 2, f"q5\ts3/rb\t{2**64}", ["test.tsv:2:", "64-bit", "'q5'"]
+    ),
 }
 
 
@@ -175,14 +228,32 @@ def test_resolve_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         hc.resolve_dataset("nope")
 
 
-def test_load_dataset_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_dataset_profiles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     small = get_profile("smoke", max_documents=8, max_train_queries=2, max_test_queries=1)
-    data = hc.load_dataset(str(TINY), profile=small)
-    assert len(data.corpus) == 8
+    # A shipped dataset is sampled to the profile, exactly as sample() does it.
+    monkeypatch.setattr(hc, "DATA_DIR", tmp_path)
+    shipped = Path(shutil.copytree(TINY, tmp_path / "aws-cli"))
+    assert hc.is_shipped(shipped) and not hc.is_shipped(TINY)
+    data = hc.load_dataset("aws-cli", profile=small)
+    expected = hc.sample(hc.load_beir(shipped), 8, {"train": 2, "test": 1})
+    assert data.corpus["_id"] == expected.corpus["_id"] and len(data.corpus) == 8
+    assert data.qrels == expected.qrels
     assert [len(data.qrels[s]) for s in data.splits()] == [2, 1]
     assert len(data.queries) == 3
+    # A user's own dataset keeps every document, and the first line says its queries are capped.
+    with caplog.at_level(logging.INFO, logger="hardneg_kit"):
+        own = hc.load_dataset(str(TINY), profile=small)
+    assert len(own.corpus) == 12 and own.qrels == data.qrels
+    first = next(r for r in caplog.records if r.levelno >= logging.WARNING).getMessage()
+    assert first.startswith("profile smoke: beir_tiny is your own dataset: all 12 documents")
+    assert "train 2 of 4, test 1 of 2" in first
+    caplog.clear()
     monkeypatch.setenv("HARDNEG_PROFILE", "smoke")
-    assert len(hc.load_dataset(str(TINY)).corpus) == 12  # smoke caps exceed the tiny set
+    with caplog.at_level(logging.INFO, logger="hardneg_kit"):
+        assert len(hc.load_dataset(str(TINY)).corpus) == 12  # smoke caps exceed the tiny set
+    assert "every judged query" in caplog.text and "WARNING" not in caplog.text
     assert hc.query_caps(get_profile("full"), ["train", "dev", "test"]) == {
         "train": 1000, "dev": 1000, "test": None,
     }
@@ -460,3 +531,83 @@ def test_cli_from_folder_and_sample(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert cli_main([*argv, "--output", str(sampled)]) == 0
     assert len(hc.load_beir(sampled).corpus) == 12
     assert "wrote" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------ bad files among one's own documents
+
+
+def test_from_folder_skips_files_that_are_not_text(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    docs = Path(shutil.copytree(OWN_DOCS, tmp_path / "docs"))
+    (docs / "binary.md").write_bytes(b"# Title\n\nsome\x00bytes\x00\n")
+    (docs / "latin1.txt").write_bytes("Caf\u00e9 cr\u00e8me, in Latin-1.\n".encode("latin-1"))
+    (docs / "bom.md").write_bytes(b"\xef\xbb\xbf# With a BOM\n\nSaved on Windows.\n")
+    with caplog.at_level(logging.WARNING):
+        corpus = hc.corpus_from_folder(docs)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "skipped 2 files" in warnings[0]
+    assert "binary.md" in warnings[0] and "latin1.txt" in warnings[0]
+    assert not any(i.startswith(("binary.md", "latin1.txt")) for i in corpus["_id"])
+    assert not any("\ufffd" in t for t in corpus["text"])  # no mojibake anywhere
+    assert corpus[corpus["_id"].index("bom.md#with-a-bom")]["text"] == "Saved on Windows."
+    assert [i for i in corpus["_id"] if not i.startswith("bom.md")] == EXPECTED_IDS
+
+
+def test_from_folder_links_stay_inside_docs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    docs = Path(shutil.copytree(OWN_DOCS, tmp_path / "docs"))
+    secret = tmp_path / "outside"
+    secret.mkdir()
+    (secret / "secret.md").write_text("# Secret\n\nNot part of the docs.\n")
+    (docs / "leak.md").symlink_to(secret / "secret.md")
+    (docs / "leakdir").symlink_to(secret, target_is_directory=True)
+    (docs / "alias.md").symlink_to(docs / "sub" / "faq.md")  # inside: read
+    with caplog.at_level(logging.WARNING):
+        corpus = hc.corpus_from_folder(docs)
+    assert not any("Not part of the docs" in t for t in corpus["text"])
+    assert "alias.md#how-do-i-reset-my-password" in corpus["_id"]
+    assert "1 symbolic links" in caplog.text and "leak.md" in caplog.text
+
+
+def test_from_folder_ids_capped_and_safe(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "my notes").mkdir(parents=True)
+    long = "A heading " + "that goes on " * 40
+    (docs / "my notes" / "a.md").write_text(f"# {long}\n\nfirst\n\n# {long}x\n\nsecond\n")
+    ids = hc.corpus_from_folder(docs)["_id"]
+    assert all(len(i) <= hc.MAX_ID_LENGTH and " " not in i for i in ids)
+    assert len(set(ids)) == 2 and all(i.startswith("my%20notes/a.md#a-heading") for i in ids)
+    assert hc.corpus_from_folder(docs)["_id"] == ids  # deterministic
+    assert hc._unique_ids(["a b", "a%20b", "a b"]) == ["a%20b", "a%20b~2", "a%20b~3"]
+    assert len(hc._unique_ids(["x" * 300] * 2)[1]) == hc.MAX_ID_LENGTH
+
+
+def test_questions_split_column_and_bad_values(tmp_path: Path) -> None:
+    corpus = hc.corpus_from_folder(OWN_DOCS)
+    path = tmp_path / "q.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfquestion,document,split\n"
+        b"How do I install it?,guide.md#install,train\n"
+        b"Reset my password?,sub/faq.md,dev\n"
+        b"Tokens?,api.rst#tokens,\n"
+    )
+    _, qrels = hc.queries_from_file(path, corpus)
+    assert {s: list(q) for s, q in qrels.items()} == {
+        "train": ["q1"], "dev": ["q2"], "test": ["q3"],
+    }
+    for content, fragment in [
+        ("question,document,split\nok?,guide.md,train/x\n", ":2: split 'train/x'"),
+        ("id,question,document\nq 1,ok?,guide.md\n", ":2: query id 'q 1'"),
+    ]:
+        path.write_text(content)
+        with pytest.raises(DataError, match=re.escape(fragment)):
+            hc.queries_from_file(path, corpus)
+
+
+def test_questions_not_utf8_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_bytes("question,document\nok?,guide.md\ncaf\u00e9?,guide.md\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"q\.csv:3: not UTF-8"):
+        hc.queries_from_file(path, hc.corpus_from_folder(OWN_DOCS))
