@@ -59,6 +59,7 @@ from hardneg_kit.cache import atomic_path, cache_dir, content_key
 from hardneg_kit.corpus import (
     BeirData,
     DataError,
+    is_shipped,
     load_beir,
     passage_texts,
     resolve_dataset,
@@ -397,7 +398,13 @@ def eval_set(name: str | Path, profile: Profile, top_k: int | None = None,
     splits = ["train", split] if training and split != "train" else [split]
     raw = load_beir(resolve_dataset(name), splits=splits)
     caps = {split: query_cap(split, profile, training), "train": profile.max_train_queries}
-    data = sample(raw, profile.max_documents, caps)
+    # profiles shrink only the shipped datasets; a user's own keeps every document
+    shipped = is_shipped(raw.folder)
+    data = sample(raw, profile.max_documents if shipped else None, caps)
+    if not shipped:
+        logger.info("%s (your own dataset): all %d documents, %s", raw.name, len(data.corpus),
+                    ", ".join(f"{s} {len(data.qrels[s])} of {len(raw.qrels[s])} queries"
+                              for s in data.splits()))
     test = data.queries_for(split)
     texts = passage_texts(data.corpus)
     doc_ids = list(data.corpus["_id"])
