@@ -57,6 +57,8 @@ def cache_dir(*parts: str) -> Path:
     path = root.joinpath(*parts)
     where = f"$HARDNEG_CACHE={root}" if os.environ.get(ENV_VAR) else f"the cache folder {root}"
     advice = "point $HARDNEG_CACHE at a writable folder, e.g. export HARDNEG_CACHE=/tmp/hardneg"
+    if root.exists() and not root.is_dir():
+        raise CacheError(f"Cannot use {where}: it is a file, not a folder; {advice}.")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # FileExistsError / NotADirectoryError: a file is in the way

@@ -1,7 +1,11 @@
 """Command line: ``python -m hardneg_kit <command> ...`` runs each step without a notebook.
 
 Commands are registered by the modules that own them (``cli_*.register(subparsers)``); each
-handler returns an exit code. Bad input ends in one clear line on stderr and exit code 2.
+handler returns an exit code. Bad input ends in one clear line on stderr and exit code 2:
+an option out of range is refused by argparse, naming it (the ``type=`` functions of
+:mod:`hardneg_kit.cli_args`); any ``--output`` is checked for a writable place before the
+handler runs (:func:`hardneg_kit.cli_args.check_output`; handlers check the exact kind, file or
+folder, themselves); an unusable ``$HARDNEG_CACHE`` is a :class:`hardneg_kit.cache.CacheError`.
 
 Example:
     $ python -m hardneg_kit --help
@@ -16,6 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from hardneg_kit import cli_corpus, cli_demo, cli_experiment, cli_mining, cli_retrieval
+from hardneg_kit.cli_args import check_output
 from hardneg_kit.profiles import ENV_VAR, PROFILES
 
 COMMAND_MODULES = [cli_corpus, cli_retrieval, cli_mining, cli_demo, cli_experiment]
@@ -59,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "profile", None):
         os.environ[ENV_VAR] = args.profile
     try:
+        if getattr(args, "output", None):  # before any work: nothing is computed to be lost
+            check_output(args.output, getattr(args, "output_kind", "any"))
         return int(args.handler(args) or 0)
     except (UserError, ValueError, FileNotFoundError) as exc:
         # Our own errors (DataError, ModelNotAvailable, ...) are ValueErrors with a full message.
