@@ -30,6 +30,17 @@ class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit code 2."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the kit's one-line errors (subcommand parsers inherit the class).
+
+    ``error: argument --depth: must be an integer >= 1, got '0' (see python -m hardneg_kit mine
+    --help)`` rather than a usage block and argparse's own exit.
+    """
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+
 def add_profile_argument(parser: argparse.ArgumentParser) -> None:
     """``--profile`` shared by every command; it also sets ``$HARDNEG_PROFILE`` for the run."""
     parser.add_argument(
@@ -41,7 +52,7 @@ def add_profile_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m hardneg_kit",
         description="Ensemble hard-negative mining for cross-encoder re-rankers.",
     )
@@ -54,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
