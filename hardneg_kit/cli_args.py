@@ -137,9 +137,7 @@ def check_output(path: str | Path, kind: OutputKind = "file") -> Path:
     """
     path = Path(path).expanduser()
     if kind == "file" and path.is_dir():
-        raise OutputError(
-            f"Output {path} is an existing folder; name a file in it (e.g. {path / 'out.jsonl'})."
-        )
+        raise OutputError(f"Output {path} is an existing folder; name a file (in it or elsewhere).")
     if kind == "folder" and path.exists() and not path.is_dir():
         raise OutputError(f"Output {path} is an existing file; name a folder to write into.")
     place = path if path.is_dir() else path.parent
