@@ -8,8 +8,14 @@ Example:
 ``--format jsonl`` (default) writes :meth:`MiningResult.to_jsonl`; ``triplet``, ``n-tuple``,
 ``labeled-pair`` and ``labeled-list`` write the sentence-transformers dataset: as JSON lines for
 ``.jsonl``/``.json``, Parquet for ``.parquet``, else ``Dataset.save_to_disk`` into a folder.
-Errors (unknown strategy or model, empty split, positives missing from the corpus) end in one
-line on stderr and exit code 2 (see :mod:`hardneg_kit.cli`).
+Beside the output, ``<output>.meta.json`` records how it was made (kit version, dataset, profile,
+strategy and every setting in effect, the queries mined: :meth:`MiningResult.write_meta`).
+
+The profile caps the queries mined (``full``: 1,000 training queries); ``--max-queries N|all``
+sets the cap of the mined split instead, and the first line printed says how many are mined.
+Errors (a bad option value, an output that cannot be written, unknown strategy or model, empty
+split, positives missing from the corpus) end in one line on stderr and exit code 2 before any
+work (see :mod:`hardneg_kit.cli` and :mod:`hardneg_kit.cli_args`).
 """
 
 from __future__ import annotations
@@ -17,8 +23,22 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from hardneg_kit.cache import atomic_path
+from hardneg_kit.cli_args import (
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    SEED,
+    SHARE,
+    UNIT_INTERVAL,
+    OutputKind,
+    check_output,
+    count_or_all,
+)
+
+if TYPE_CHECKING:
+    from hardneg_kit.profiles import Profile
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +62,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--models", default=",".join(DEFAULT_MODELS), help="comma-separated model specs"
     )
-    p.add_argument("--num-negatives", type=int, default=None, help="default: the profile's")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--depth", type=int, default=None, help="candidates per query (100)")
-    p.add_argument("--skip-top", type=int, default=None)
-    p.add_argument("--window", type=int, default=None)
+    p.add_argument("--num-negatives", type=POSITIVE_INT, default=None,
+                   help="negatives per query, >= 1 (default: the profile's)")
+    p.add_argument("--max-queries", type=count_or_all, default=None, metavar="N|all",
+                   help="queries of the split to mine (default: the profile's cap; "
+                   "'all' for every one)")
+    p.add_argument("--seed", type=SEED, default=0, help="0 to 2**32-1")
+    p.add_argument("--depth", type=POSITIVE_INT, default=None,
+                   help="candidates per query, >= 1 (100)")
+    p.add_argument("--skip-top", type=NON_NEGATIVE_INT, default=None, help=">= 0")
+    p.add_argument("--window", type=POSITIVE_INT, default=None, help=">= 1")
     p.add_argument("--sampling", choices=("top", "random"), default=None)
-    p.add_argument("--random-share", type=float, default=None)
+    p.add_argument("--random-share", type=SHARE, default=None, help="in [0, 1]")
     p.add_argument("--fallback", choices=("closest", "random"), default=None)
-    p.add_argument("--variance", type=float, default=None, help="ensemble-pca: PCA variance kept")
+    p.add_argument("--variance", type=UNIT_INTERVAL, default=None,
+                   help="ensemble-pca: PCA variance kept, in (0, 1] (0.95)")
     p.add_argument("--no-conditions", dest="conditions", action="store_const", const=False,
                    default=None, help="ensemble-pca: the PCA space without the two conditions "
                    "(pair it with --filter relative:0.95)")
@@ -62,7 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME:VALUE",
         help="relative:0.95, margin:0.05, max:0.7, min_relative:0.6 or min:0.2 (repeatable)",
     )
-    p.add_argument("--near-copy", type=float, default=None, help="cosine of a near-copy (0.98)")
+    p.add_argument("--near-copy", type=UNIT_INTERVAL, default=None,
+                   help="cosine of a near-copy, in (0, 1] (0.98)")
     p.add_argument("--output", required=True, help="file (or folder for save_to_disk)")
     p.add_argument("--format", choices=("jsonl", *FORMATS), default="jsonl")
     from hardneg_kit.cli import add_profile_argument
@@ -72,12 +99,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_mine(args: argparse.Namespace) -> int:
-    """Handler of ``mine``: load, mine, write, print the summary."""
+    """Handler of ``mine``: check the output, load, say what is mined, mine, write, summarise."""
     from hardneg_kit.corpus import load_dataset
     from hardneg_kit.mining import Filters, mine, to_dataset
-    from hardneg_kit.profiles import get_profile
 
-    profile = get_profile(args.profile)
+    out = check_output(args.output, output_kind(args.format, args.output))
+    filters = Filters.parse(args.filter)
     params = {
         k: v
         for k, v in {
@@ -94,26 +121,74 @@ def run_mine(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
-    filters = Filters.parse(args.filter)
     params.update({k: v for k, v in vars(filters).items() if v is not None})
+    profile, cap = mining_profile(args.profile, args.split, args.max_queries)
     data = load_dataset(args.dataset, profile=profile)
+    n = len(data.positives(args.split))
+    print(f"mining {n} {args.split} queries of {data.name} with {args.strategy} "
+          f"({_cap_note(profile.name, cap, n)})", flush=True)
+    num_negatives = args.num_negatives if args.num_negatives is not None else profile.num_negatives
     result = mine(
         data,
         args.split,
         args.strategy,
         models=[m for m in args.models.split(",") if m.strip()],
-        num_negatives=args.num_negatives or profile.num_negatives,
+        num_negatives=num_negatives,
         seed=args.seed,
         **params,
     )
-    out = Path(args.output)
     if args.format == "jsonl":
         result.to_jsonl(out)
     else:
         write_dataset(to_dataset(result, data, args.format), out)
+    meta = result.write_meta(
+        out, format=args.format, dataset=data.name, dataset_folder=str(data.folder),
+        profile=profile.name, max_queries=cap, options=_options(args),
+    )
     print(result.summary())
-    print(f"wrote {out} ({args.format}) in {result.seconds:.1f} s of mining")
+    print(f"wrote {out} ({args.format}) in {result.seconds:.1f} s of mining; how: {meta}")
     return 0
+
+
+def output_kind(fmt: str, output: str | Path) -> OutputKind:
+    """``mine`` writes a file, except a dataset format to a name that is not a file type."""
+    is_file = fmt == "jsonl" or Path(output).suffix in (".jsonl", ".json", ".parquet")
+    return "file" if is_file else "folder"
+
+
+def mining_profile(
+    name: str | None, split: str, max_queries: int | Literal["all"] | None = None
+) -> tuple[Profile, int | None]:
+    """The profile with the mined split's query cap set by ``--max-queries``, and that cap.
+
+    ``None`` keeps the profile's cap (``test`` uses ``max_test_queries``, every other split
+    ``max_train_queries``, as :func:`~hardneg_kit.corpus.query_caps` does); ``"all"`` lifts it.
+
+    >>> mining_profile("full", "train")[1], mining_profile("full", "train", "all")[1]
+    (1000, None)
+    """
+    from hardneg_kit.profiles import get_profile
+
+    field = "max_test_queries" if split == "test" else "max_train_queries"
+    if max_queries is None:
+        profile = get_profile(name)
+    else:
+        profile = get_profile(name, **{field: None if max_queries == "all" else max_queries})
+    return profile, getattr(profile, field)
+
+
+def _cap_note(profile: str, cap: int | None, n: int) -> str:
+    if cap is None:
+        return "every query of the split"
+    if n < cap:
+        return f"every query of the split; the cap is {cap}"
+    return f"capped at {cap} (profile {profile} or --max-queries); --max-queries N|all changes it"
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The command's options as given (JSON values only)."""
+    return {k: v for k, v in vars(args).items()
+            if isinstance(v, str | int | float | bool | list | type(None))}
 
 
 def write_dataset(dataset, path: Path) -> Path:

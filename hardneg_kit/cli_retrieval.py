@@ -9,7 +9,8 @@
 
 Use the same ``--profile`` for both: the profile decides which queries are sampled, and a query
 of the split that a run lacks counts as a miss. Bad input (unknown retriever, missing split, no
-queries, unreadable run file) ends with one line on stderr and exit status 2.
+queries, unreadable run file, an option out of range, an ``--output`` that cannot be written)
+ends with one line on stderr and exit status 2, before any index is built.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import logging
 import re
 from pathlib import Path
 
+from hardneg_kit.cli_args import P_VALUE, POSITIVE_INT, check_output
 from hardneg_kit.profiles import ENV_VAR, PROFILES
 
 logger = logging.getLogger(__name__)
-
 
 
 def _slug(text: str) -> str:
@@ -45,6 +46,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     top_k = args.top_k if args.top_k is not None else get_profile(args.profile).top_k
     if top_k < 1:
         raise ValueError(f"--top-k must be at least 1, not {top_k}.")
+    output = check_output(args.output or f"runs/{_slug(args.retriever)}-{args.split}.trec")
     data = _load(args)
     queries = data.queries_for(args.split)
     if len(queries) == 0:
@@ -52,7 +54,6 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     corpus = data.corpus
     retriever.index(list(corpus["_id"]), passage_texts(corpus))
     run = retriever.search(list(queries["_id"]), list(queries["text"]), top_k=top_k)
-    output = Path(args.output or f"runs/{_slug(args.retriever)}-{args.split}.trec")
     write_trec(run, output, tag=_slug(retriever.name))
     empty = sum(1 for q in run.keys() if len(run[q]) == 0)
     print(
@@ -147,7 +148,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="bm25 | bm25l | bm25plus | dense:<model> (e.g. dense:minilm-l6) | "
         "fusion:<spec>+<spec> (e.g. fusion:bm25+dense:minilm-l6); default bm25",
     )
-    p.add_argument("--top-k", type=int, default=None, help="hits per query (default: profile)")
+    p.add_argument("--top-k", type=POSITIVE_INT, default=None,
+                   help="hits per query, >= 1 (default: profile)")
     p.add_argument(
         "--output", default=None, help="run file (default: runs/<retriever>-<split>.trec)"
     )
@@ -165,6 +167,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", action="store_true", help="paired significance tests")
     p.add_argument("--baseline", default=None, help="run (file stem) to compare against")
     p.add_argument("--stat-test", choices=["student", "fisher"], default="student")
-    p.add_argument("--max-p", type=float, default=0.05, help="significance level (0.05)")
+    p.add_argument("--max-p", type=P_VALUE, default=0.05,
+                   help="significance level, in (0, 1) (0.05)")
     p.add_argument("--markdown", action="store_true", help="print a markdown table")
     p.set_defaults(handler=cmd_evaluate)

@@ -6,8 +6,17 @@ rows of earlier entries whose text is unchanged are reused, so editing one passa
 only that passage. Files are written atomically; an unreadable or malformed entry is logged as a
 warning and recomputed.
 
+Integrity: each file has a SHA-256 beside it (:func:`hardneg_kit.cache.write_checksum`), written
+after the file. An entry that no longer matches it (zeroed or reordered data under a valid header)
+is recomputed with one warning naming the file, and never lends rows to other entries. An entry
+without a checksum (written before checksums existed, or interrupted just before its checksum)
+is checked against a re-encoded sample of ``SPOT_CHECK_ROWS`` of its texts: if they agree it is
+kept and given a checksum (users' caches keep working), if not it is recomputed with a warning.
+Such entries lend no rows until they have a checksum.
+
 Layout: ``cache_dir("embeddings", <name>, <fingerprint>, "passages"|"queries")`` holds
-``<key>.npy`` (float32, ``(n, dim)``) and ``<key>.ids.npy`` (``S16`` text hashes).
+``<key>.npy`` (float32, ``(n, dim)``), ``<key>.ids.npy`` (``S16`` text hashes) and a
+``.sha256`` file beside each.
 
 Example:
     >>> from hardneg_kit.embeddings import embed_passages
@@ -27,12 +36,22 @@ from typing import Protocol
 
 import numpy as np
 
-from hardneg_kit.cache import atomic_path, cache_dir, content_key
+from hardneg_kit.cache import (
+    atomic_path,
+    cache_dir,
+    content_key,
+    verify_checksum,
+    write_checksum,
+)
 
 logger = logging.getLogger(__name__)
 
 #: earlier entries scanned for reusable rows on a cache miss (newest first)
 MAX_REUSE_ENTRIES = 8
+#: texts re-encoded to vet a cache entry that has no checksum yet
+SPOT_CHECK_ROWS = 8
+#: cosine a re-encoded text must reach with its cached row (encoders differ by ~1e-6 across batches)
+SPOT_CHECK_COSINE = 0.99
 
 
 class TextEncoder(Protocol):
@@ -131,6 +150,64 @@ def _load_valid(path: Path, n: int, mmap: bool = False) -> np.ndarray | None:
     return arr
 
 
+def _intact(emb_path: Path, ids_path: Path) -> bool:
+    """Both files of an entry match their checksums (a damaged one is named in a warning)."""
+    for p in (emb_path, ids_path):
+        ok = verify_checksum(p)
+        if ok is False:
+            logger.warning(
+                "Embedding cache file %s does not match its checksum (damaged or modified); "
+                "its rows are not reused.",
+                p,
+            )
+        if not ok:
+            return False
+    return True
+
+
+def _trusted(
+    emb: np.ndarray, path: Path, encoder: TextEncoder, texts: list[str], kind: str, batch_size: int
+) -> bool:
+    """Whether a well-formed cache hit may be used (see the module docstring: Integrity)."""
+    ok = verify_checksum(path)
+    if ok:
+        return True
+    if ok is False:
+        logger.warning(
+            "Embedding cache file %s does not match its checksum (damaged or modified); "
+            "recomputing.",
+            path,
+        )
+        return False
+    picks = np.unique(np.linspace(0, len(texts) - 1, min(SPOT_CHECK_ROWS, len(texts))).astype(int))
+    fresh = _encode(encoder, [texts[i] for i in picks], kind, batch_size, False)
+    cached = np.asarray(emb[picks], dtype=np.float32)
+    norms = np.linalg.norm(fresh, axis=1) * np.linalg.norm(cached, axis=1)
+    cosine = (fresh * cached).sum(axis=1) / np.maximum(norms, 1e-12)
+    if not bool((cosine >= SPOT_CHECK_COSINE).all()):
+        logger.warning(
+            "Embedding cache file %s (no checksum) disagrees with %d re-encoded texts "
+            "(lowest cosine %.3f); recomputing.",
+            path,
+            len(picks),
+            float(cosine.min()),
+        )
+        return False
+    write_checksum(path)  # adopted: from now on a plain checksum comparison
+    ids_path = path.with_name(path.name[: -len(".npy")] + ".ids.npy")
+    if verify_checksum(ids_path) is None and _ids_match(ids_path, texts):
+        write_checksum(ids_path)  # the text hashes are checked whole: they are cheap
+    return True
+
+
+def _ids_match(ids_path: Path, texts: list[str]) -> bool:
+    try:
+        ids = np.load(ids_path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return False
+    return ids.dtype == np.dtype("S16") and np.array_equal(ids, text_hashes(texts))
+
+
 def _reusable_rows(folder: Path, exclude: Path) -> dict[bytes, tuple[np.ndarray, int]]:
     """Map text hash -> (embeddings of an earlier entry, row) over the newest valid entries."""
     found: dict[bytes, tuple[np.ndarray, int]] = {}
@@ -144,6 +221,8 @@ def _reusable_rows(folder: Path, exclude: Path) -> dict[bytes, tuple[np.ndarray,
         except (OSError, ValueError, EOFError):
             continue
         if ids.ndim != 1 or ids.dtype != np.dtype("S16"):
+            continue
+        if not _intact(emb_path, ids_path):
             continue
         emb = _load_valid(emb_path, len(ids), mmap=True)
         if emb is None:
@@ -172,7 +251,7 @@ def _embed(
     path = folder / f"{key}.npy"
     if path.exists():
         emb = _load_valid(path, len(texts))
-        if emb is not None:
+        if emb is not None and _trusted(emb, path, encoder, texts, kind, batch_size):
             logger.info("Embeddings of %d %s by %s: cache hit", len(texts), kind, encoder.name)
             return emb
 
@@ -204,8 +283,11 @@ def _embed(
         if h in new_row:
             emb[i] = new[new_row[h]]
 
+    ids_path = folder / f"{key}.ids.npy"
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, emb)
-    with atomic_path(folder / f"{key}.ids.npy") as tmp, open(tmp, "wb") as f:
+    with atomic_path(ids_path) as tmp, open(tmp, "wb") as f:
         np.save(f, hashes)
+    write_checksum(path)  # after the data: a checksum always describes a complete file
+    write_checksum(ids_path)
     return emb

@@ -126,6 +126,8 @@ class MiningResult:
     params: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: every setting in effect, defaults included (what :meth:`write_meta` records)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_queries(self) -> int:
@@ -162,9 +164,40 @@ class MiningResult:
                 f.write(json.dumps({**asdict(empty), "skipped": reason}) + "\n")
         return path
 
+    def write_meta(self, output: str | Path, **context: Any) -> Path:
+        """Record how ``output`` was made in ``<output>.meta.json`` (atomically); return its path.
+
+        A sidecar rather than a field keeps every output format exactly what its loaders expect
+        (``datasets.load_dataset("json", data_files=output)``, ``Dataset.from_json``,
+        ``load_from_disk``, pandas). It holds the kit's version, the strategy, every setting in
+        effect (defaults included: filters, models, conditions, depth, near-copy guard, seed),
+        the queries mined and the candidate counts, plus ``context`` (dataset, profile, ...).
+
+        >>> result.write_meta("negatives/bm25.jsonl", profile="smoke")  # doctest: +SKIP
+        PosixPath('negatives/bm25.jsonl.meta.json')
+        """
+        from hardneg_kit import __version__
+
+        meta = {
+            "hardneg_kit": __version__,
+            "output": Path(output).name,
+            "strategy": self.strategy,
+            **context,
+            "queries": {"mined": self.num_queries, "with_negatives": len(self.rows),
+                        "skipped": len(self.skipped)},
+            "settings": self.settings,
+            "params": self.params,
+            "counts": self.counts,
+        }
+        path = meta_path(output)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+        return path
+
     @classmethod
     def read_jsonl(cls, path: str | Path) -> MiningResult:
-        """Read what :meth:`to_jsonl` wrote (params and counts are not stored)."""
+        """Read what :meth:`to_jsonl` wrote; params, settings and counts come from the
+        :meth:`write_meta` sidecar when there is one."""
         rows: list[NegativeRow] = []
         skipped: dict[str, str] = {}
         strategy = ""
@@ -179,7 +212,27 @@ class MiningResult:
                     skipped[obj["query_id"]] = reason
                 else:
                     rows.append(NegativeRow(**obj))
-        return cls(strategy=strategy, rows=rows, skipped=skipped)
+        meta = read_meta(path) or {}
+        return cls(strategy=strategy, rows=rows, skipped=skipped, params=meta.get("params", {}),
+                   counts=meta.get("counts", {}), settings=meta.get("settings", {}))
+
+
+def meta_path(output: str | Path) -> Path:
+    """Where :meth:`MiningResult.write_meta` records how ``output`` was made."""
+    output = Path(output)
+    return output.with_name(output.name + ".meta.json")
+
+
+def read_meta(output: str | Path) -> dict[str, Any] | None:
+    """The record of how ``output`` was made, or ``None`` when it has none.
+
+    >>> read_meta("negatives/bm25.jsonl")["settings"]["near_copy"]  # doctest: +SKIP
+    0.98
+    """
+    try:
+        return json.loads(meta_path(output).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1058,8 +1111,27 @@ def mine(
         **result.params, "split": split, "num_negatives": num_negatives, "seed": seed,
         "models": list(models) if needed == models else list(needed), **shown,
     }
+    result.settings = _settings(result.strategy, split, sel, filters, accepted, fn_kwargs)
     logger.info("%s (%.1f s)", result.summary(), result.seconds)
     return result
+
+
+def _settings(
+    strategy: str, split: str, sel: Selection, filters: Filters,
+    accepted: Any, fn_kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """Every setting in effect: selection, filters and the strategy's own (defaults included)."""
+    own = {
+        k: p.default for k, p in accepted.items()
+        if k not in ("inputs", "sel", "filters") and p.default is not inspect.Parameter.empty
+    }
+    own.update({k: v for k, v in fn_kwargs.items() if k != "filters"})
+    selection = {k: getattr(sel, k) for k in Selection.__dataclass_fields__}
+    ce = selection["cross_encoder"]  # a model object: record what it is, not its weights
+    selection["cross_encoder"] = None if ce is None else str(
+        getattr(ce, "name_or_path", None) or getattr(ce, "model_name", None) or type(ce).__name__
+    )
+    return {"strategy": strategy, "split": split, **selection, **asdict(filters), **own}
 
 
 # --------------------------------------------------------------------------------------------

@@ -259,3 +259,53 @@ def test_ensemble_space_without_conditions_takes_a_positive_aware_filter(inputs)
     for row in result.rows:
         pos = min(row.positive_scores)
         assert all(s <= pos - abs(pos) * 0.05 + 1e-6 for s in row.scores)
+
+
+def test_cli_records_how_each_file_was_made(tmp_path, capsys):
+    from datasets import load_dataset
+
+    from hardneg_kit.mining import read_meta
+
+    base = ["mine", "--dataset", str(FIXTURE), "--strategy", "ensemble-pca", "--num-negatives",
+            "2", "--models", ",".join(MODELS)]
+    plain, loose = tmp_path / "plain.jsonl", tmp_path / "loose.jsonl"
+    assert _cli(base + ["--output", str(plain)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("mining 16 train queries of mining with ensemble-pca (every query")
+    assert _cli(base + ["--output", str(loose), "--no-conditions", "--filter",
+                        "relative:0.95"]) == 0
+    a, b = read_meta(plain), read_meta(loose)
+    assert a["strategy"] == b["strategy"] == "ensemble-pca"  # the rows cannot tell them apart
+    assert a["settings"]["conditions"] is True and b["settings"]["conditions"] is False
+    assert a["settings"]["max_relative"] is None and b["settings"]["max_relative"] == 0.95
+    for key, value in {"models": list(MODELS), "seed": 0, "near_copy": 0.98, "depth": 100,
+                       "variance": 0.95, "num_negatives": 2, "split": "train"}.items():
+        assert a["settings"][key] == value, key
+    assert a["profile"] == "smoke" and a["dataset"] == "mining" and a["hardneg_kit"]
+    assert a["queries"]["mined"] == 16 and a["options"]["output"] == str(plain)
+    assert MiningResult.read_jsonl(plain).settings == a["settings"]
+    # the sidecar leaves the mined file exactly as JSON Lines loaders read it
+    rows = load_dataset("json", data_files=str(plain), split="train")
+    assert len(rows) == 16 and "settings" not in rows.column_names
+
+
+def test_cli_max_queries_sets_the_cap_and_says_so(tmp_path, capsys):
+    from hardneg_kit.mining import read_meta
+
+    out = tmp_path / "few.jsonl"
+    argv = ["mine", "--dataset", str(FIXTURE), "--strategy", "random", "--num-negatives", "1",
+            "--max-queries", "5", "--output", str(out)]
+    assert _cli(argv) == 0
+    assert capsys.readouterr().out.startswith("mining 5 train queries of mining with random "
+                                              "(capped at 5")
+    assert len(out.read_text().splitlines()) == 5 and read_meta(out)["max_queries"] == 5
+    assert _cli(argv[:-4] + ["--max-queries", "all", "--output", str(out)]) == 0
+    assert "(every query of the split)" in capsys.readouterr().out.splitlines()[0]
+    assert len(out.read_text().splitlines()) == 16 and read_meta(out)["max_queries"] is None
+
+
+def test_cli_num_negatives_zero_is_refused_not_replaced(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _cli(["mine", "--dataset", str(FIXTURE), "--num-negatives", "0",
+              "--output", str(tmp_path / "x.jsonl")])
+    assert "argument --num-negatives: must be an integer >= 1, got '0'" in capsys.readouterr().err

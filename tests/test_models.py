@@ -89,3 +89,63 @@ def test_cross_encoder_start_heads_and_reload(tmp_path):
     np.testing.assert_allclose(mean.predict(pairs), again.predict(pairs), atol=1e-6)
     with pytest.raises(ValueError, match="pooling"):
         cross_encoder_start(pooling="max")
+
+
+# --------------------------------------------------------------------------- the distilled model
+
+
+@pytest.fixture
+def fake_distill(tmp_path, monkeypatch):
+    """A private cache and a 1-second stand-in for model2vec's distillation; counts its calls."""
+    import model2vec.distill
+    from model2vec import StaticModel
+    from tokenizers import Tokenizer
+
+    monkeypatch.setenv("HARDNEG_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def distill(model_name, pca_dims, device):
+        calls.append(model_name)
+        tok = Tokenizer.from_file(str(models.minilm_path() / "tokenizer.json"))
+        rng = np.random.default_rng(0)
+        return StaticModel(rng.standard_normal((tok.get_vocab_size(), 8)).astype(np.float32), tok)
+
+    monkeypatch.setattr(model2vec.distill, "distill", distill)
+    return calls
+
+
+def _zero_weights(folder):
+    weights = folder / "model.safetensors"
+    raw = weights.read_bytes()
+    weights.write_bytes(raw[:-4096] + bytes(4096))  # header intact, vectors zeroed
+
+
+@pytest.mark.parametrize("damage", ["zeroed", "tokenizer"])
+def test_damaged_distilled_model_is_rebuilt_with_a_warning_naming_it(fake_distill, damage, caplog):
+    folder = models.distilled_static_minilm()
+    assert len(fake_distill) == 1 and (folder.parent / (folder.name + ".sha256")).exists()
+    if damage == "zeroed":
+        _zero_weights(folder)
+    else:
+        (folder / "tokenizer.json").write_text("{not json")
+    with caplog.at_level("WARNING", logger="hardneg_kit.models"):
+        again = models.distilled_static_minilm()
+    assert again == folder and len(fake_distill) == 2
+    assert str(folder) in caplog.text and "rebuilding" in caplog.text
+    assert models.StaticEncoder(again, "static-minilm").encode_queries(["a bucket"]).shape == (1, 8)
+    caplog.clear()
+    models.distilled_static_minilm()  # intact now: no warning, no distillation
+    assert len(fake_distill) == 2 and "WARNING" not in caplog.text
+
+
+def test_distilled_model_of_an_older_kit_is_adopted_or_rebuilt(fake_distill, caplog):
+    folder = models.distilled_static_minilm()
+    manifest = folder.parent / (folder.name + ".sha256")
+    manifest.unlink()  # as an older kit left it: working, without a manifest
+    assert models.distilled_static_minilm() == folder and len(fake_distill) == 1
+    assert manifest.exists()  # adopted
+    manifest.unlink()
+    (folder / "tokenizer.json").write_text("")  # damaged and without a manifest: rebuilt
+    with caplog.at_level("WARNING", logger="hardneg_kit.models"):
+        models.distilled_static_minilm()
+    assert len(fake_distill) == 2 and str(folder) in caplog.text

@@ -443,6 +443,78 @@ def test_embedding_cache_recovers_from_a_damaged_file(damage, caplog):
     assert len(enc.encoded) == 4 and "recomputing" not in caplog.text
 
 
+
+def _entry(enc) -> Path:
+    [path] = [p for p in embeddings.embeddings_dir(enc, "passages").glob("*.npy")
+              if not p.name.endswith(".ids.npy")]  # fmt: skip
+    return path
+
+
+def _rewrite_data(path: Path, data: np.ndarray) -> None:
+    """Replace the rows of a .npy file in place, keeping its (valid) header."""
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) - data.nbytes] + data.astype(np.float32).tobytes())
+
+
+@pytest.mark.parametrize("damage", ["zeroed", "reordered"])
+def test_embedding_cache_checksum_catches_well_formed_damage(damage, caplog):
+    enc = FakeEncoder()
+    texts = ["alpha beta", "gamma delta", "epsilon zeta"]
+    good = embeddings.embed_passages(enc, texts)
+    path = _entry(enc)
+    assert (path.parent / (path.name + ".sha256")).exists()
+    _rewrite_data(path, np.zeros_like(good) if damage == "zeroed" else good[::-1])
+    assert np.load(path).shape == good.shape  # still a valid file: only the checksum knows
+    with caplog.at_level(logging.WARNING, logger="hardneg_kit.embeddings"):
+        again = embeddings.embed_passages(enc, texts)
+    np.testing.assert_array_equal(again, good)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and str(path) in warnings[0].getMessage()
+    assert "checksum" in warnings[0].getMessage()
+    caplog.clear()
+    embeddings.embed_passages(enc, texts)  # repaired: a clean hit
+    assert "WARNING" not in caplog.text and len(enc.encoded) == 6
+
+
+def test_embedding_cache_damaged_entry_lends_no_rows(caplog):
+    enc = FakeEncoder()
+    good = embeddings.embed_passages(enc, ["alpha beta", "gamma delta"])
+    _rewrite_data(_entry(enc), np.zeros_like(good))
+    with caplog.at_level(logging.WARNING, logger="hardneg_kit.embeddings"):
+        mixed = embeddings.embed_passages(enc, ["alpha beta", "new text"])
+    np.testing.assert_allclose(mixed[0], good[0])  # re-encoded, not the zeroed row
+    assert "not reused" in caplog.text
+
+
+def test_embedding_cache_entry_without_checksum_is_vetted_then_adopted(caplog):
+    enc = FakeEncoder()
+    texts = [f"passage number {i} about {w}" for i, w in enumerate("abcdefghijklmnopqrst")]
+    good = embeddings.embed_passages(enc, texts)
+    folder = embeddings.embeddings_dir(enc, "passages")
+    for s in folder.glob("*.sha256"):
+        s.unlink()  # as an older kit wrote it
+    with caplog.at_level(logging.WARNING, logger="hardneg_kit.embeddings"):
+        np.testing.assert_array_equal(embeddings.embed_passages(enc, texts), good)
+    assert "WARNING" not in caplog.text
+    assert len(enc.encoded) == 20 + embeddings.SPOT_CHECK_ROWS  # a sample, not all 20
+    assert len(list(folder.glob("*.sha256"))) == 2  # adopted: both files get a checksum
+    embeddings.embed_passages(enc, texts)
+    assert len(enc.encoded) == 20 + embeddings.SPOT_CHECK_ROWS
+
+
+def test_embedding_cache_entry_without_checksum_and_zeroed_is_recomputed(caplog):
+    enc = FakeEncoder()
+    texts = ["alpha beta", "gamma delta"]
+    good = embeddings.embed_passages(enc, texts)
+    path = _entry(enc)
+    for s in path.parent.glob("*.sha256"):
+        s.unlink()
+    _rewrite_data(path, np.zeros_like(good))
+    with caplog.at_level(logging.WARNING, logger="hardneg_kit.embeddings"):
+        np.testing.assert_array_equal(embeddings.embed_passages(enc, texts), good)
+    assert str(path) in caplog.text and "recomputing" in caplog.text
+
+
 def test_embedding_cache_can_be_disabled():
     enc = FakeEncoder()
     embeddings.embed_passages(enc, ["a b"], cache=False)
