@@ -19,6 +19,7 @@ import logging
 from collections import Counter
 
 from hardneg_kit import corpus as hc
+from hardneg_kit.cli_args import POSITIVE_INT, SEED
 from hardneg_kit.profiles import PROFILES, get_profile
 
 logger = logging.getLogger(__name__)
@@ -195,8 +196,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="split the questions as 'corpus split' does: test size (fraction or count)",
     )
     a.add_argument("--dev", type=_size, default=None, help="dev size with --test (default 0.1)")
-    a.add_argument("--seed", type=int, default=0, help="seed of the split")
-    a.add_argument("--max-words", type=int, default=200, help="words per passage at most")
+    a.add_argument("--seed", type=SEED, default=0, help="seed of the split")
+    a.add_argument("--max-words", type=POSITIVE_INT, default=200, help="words per passage at most")
     a.add_argument("--output", required=True, help="folder to write")
     a.set_defaults(handler=cmd_from_folder)
 
@@ -214,7 +215,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "also queries with the same --group-field; prefix: also positives' id prefix",
     )
     a.add_argument("--group-field", default="service", help="field for --group-by field")
-    a.add_argument("--seed", type=int, default=0, help="same seed, same files")
+    a.add_argument("--seed", type=SEED, default=0, help="same seed, same files")
     a.add_argument("--output", help="new folder to write (default: in place)")
     a.set_defaults(handler=cmd_split)
 
@@ -224,7 +225,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--profile", choices=sorted(PROFILES), default=None,
         help="run size (default: $HARDNEG_PROFILE or 'workshop')",
     )
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seed", type=SEED, default=0)
     a.add_argument("--group-field", default="service", help="neighbour groups ('' for none)")
     a.add_argument("--output", required=True, help="folder to write")
     a.set_defaults(handler=cmd_sample)

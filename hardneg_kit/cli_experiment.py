@@ -22,6 +22,7 @@ import argparse
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
+    from hardneg_kit.cli_args import check_output
     from hardneg_kit.experiment import (
         EVAL_DATASETS,
         TRAIN_DATASET,
@@ -47,7 +48,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     datasets = [args.dataset, *others] if args.split == "test" else [args.dataset]
     suffix = "" if args.split == "test" else f"-{args.split}"
     folder = "results" if shipped else f"results/{dataset_label(args.dataset)}"
-    output = args.output or f"{folder}/{profile.name}{suffix}"
+    output = check_output(args.output or f"{folder}/{profile.name}{suffix}", "folder")
     result = run_experiment(profile, output, contenders, config, datasets, split=args.split,
                             cross_encoder=args.cross_encoder, models=models)
     print(result.markdown())
@@ -71,6 +72,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from hardneg_kit.cli import add_profile_argument
+    from hardneg_kit.cli_args import POSITIVE_FLOAT
     from hardneg_kit.experiment import TrainingConfig
     from hardneg_kit.training import LOSSES
 
@@ -98,7 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="results folder (default results/<profile>, or "
                    "results/<dataset>/<profile> for another --dataset)")
     p.add_argument("--loss", choices=LOSSES, default=defaults.loss)
-    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    p.add_argument("--learning-rate", type=POSITIVE_FLOAT, default=defaults.learning_rate)
     p.add_argument("--contenders", default=None, metavar="NAMES",
                    help="comma-separated contender names of default_contenders() and "
                    "more_contenders() (random, the fused first stage and the base are always "
