@@ -120,8 +120,8 @@ def plot_conditions_2d(
     *and* on Q's side of the bisector of QP (closer to Q than to P). Right, the positive-aware
     filter in the same space: outside the circle where sim(Q,D) = ``max_relative`` x sim(Q,P)
     (not too close to the positive's score); the closest survivors are taken. Points the
-    mining actually kept (``kept_conditions``, ``kept_filter``) are filled; ``labels`` name the
-    first ``annotate`` candidates.
+    mining actually kept (``kept_conditions``, ``kept_filter``) are filled and, with ``labels``,
+    named (at most ``annotate`` per panel).
 
     >>> fig = plot_conditions_2d(t["d(Q,D)"], d_qp, t["d(P,D)"], t["kept"])  # doctest: +SKIP
     """
@@ -167,8 +167,9 @@ def plot_conditions_2d(
         ax.scatter([c], [0], marker="P", s=140, color="#DD8452", zorder=5)
         ax.annotate("Q", (0, 0), xytext=(6, 6), textcoords="offset points", fontsize=12)
         ax.annotate("P", (c, 0), xytext=(6, 6), textcoords="offset points", fontsize=12)
-        for j, name in enumerate(list(labels or [])[:annotate]):
-            ax.annotate(name, xy[j], xytext=(4, -9), textcoords="offset points", fontsize=7)
+        names = [] if labels is None else list(labels)
+        for j in np.flatnonzero(mask)[:annotate] if names else []:
+            ax.annotate(names[j], xy[j], xytext=(5, -3), textcoords="offset points", fontsize=7)
         ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", title=title)
         ax.set_xlabel("distance from Q (chord √(2d); up/down is arbitrary)")
         ax.legend(loc="lower left", fontsize=8)

@@ -58,6 +58,67 @@ def fmt_p(p: float) -> str:
     return "n/a" if pd.isna(p) else ("< 1e-12" if p < 1e-12 else f"{p:.2g}")
 
 
+def quiet() -> None:
+    """Clean notebook output: no progress bars, no Numba type-safety warnings from ranx, library
+    loggers at ERROR (the notebooks print the readings instead: e.g. :func:`budget_sentence`
+    says which rows were repeated).
+
+    Progress bars: every ``tqdm`` bar created afterwards in this process is disabled (libraries
+    pass ``disable=`` explicitly, so neither ``TQDM_DISABLE`` nor their own switches reach all
+    of them); transformers', datasets' and the hub's own switches are turned off too.
+    """
+    _no_tqdm()
+    try:  # in a notebook, transformers' Trainer shows an HTML progress table instead of tqdm
+        import transformers.trainer
+        from transformers.trainer_callback import ProgressCallback
+
+        transformers.trainer.DEFAULT_PROGRESS_CALLBACK = ProgressCallback
+    except ImportError:  # pragma: no cover
+        pass
+    import logging
+    import warnings
+
+    try:
+        from numba.core.errors import NumbaTypeSafetyWarning
+
+        warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)
+    except ImportError:  # pragma: no cover - numba comes with ranx
+        pass
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    for name in ("transformers", "datasets", "huggingface_hub"):
+        try:
+            module = __import__(f"{name}.utils", fromlist=["logging"])
+            getattr(module, "disable_progress_bars", getattr(module, "disable_progress_bar",
+                                                             lambda: None))()
+        except ImportError:  # pragma: no cover
+            pass
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+    logging.basicConfig(level=logging.ERROR)
+    for name in ("hardneg_kit", "sentence_transformers", "transformers", "datasets"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _no_tqdm() -> None:
+    import tqdm.std
+
+    init = tqdm.std.tqdm.__init__
+    if getattr(init, "_hardneg_quiet", False):
+        return
+
+    def quiet_init(self, *args, **kwargs):
+        kwargs["disable"] = True
+        init(self, *args, **kwargs)
+
+    quiet_init._hardneg_quiet = True
+    tqdm.std.tqdm.__init__ = quiet_init
+
+
 # --------------------------------------------------------------------------- the thread
 
 
@@ -462,16 +523,21 @@ def separation_table(scores: Mapping[str, Mapping[str, np.ndarray]], per_query: 
 
 
 def rank_sentence(values: pd.Series, what: str, higher: str = "better") -> str:
-    """``values`` (name -> number) in order, as a sentence: "a (0.9) > b (0.8) > c (0.7)"."""
-    order = values.sort_values(ascending=False)
-    chain = " > ".join(f"`{n}` ({v:.3f})" for n, v in order.items())
+    """``values`` (name -> number) in order, as a sentence: "a (0.9) > b (0.8) = c (0.8)"; values
+    equal at three decimals are joined by ``=``, never ordered."""
+    order = values.sort_values(ascending=False, kind="stable")
+    chain = ""
+    for i, (n, v) in enumerate(order.items()):
+        if i:
+            chain += " = " if f"{v:.3f}" == f"{order.iloc[i - 1]:.3f}" else " > "
+        chain += f"`{n}` ({v:.3f})"
     return f"{what}, highest ({higher}) first: {chain}."
 
 
 __all__ = [
     "ALPHA", "BASE", "BASELINE", "FILTERED", "FUSION", "NOTEBOOK_CONTENDERS", "PUBLISHED",
     "REFERENCE_DIR", "agreement", "agreement_sentence", "budget_readings", "budget_sentence",
-    "fmt_p",
+    "fmt_p", "quiet",
     "load_reference", "mine_for_training", "negatives_fingerprint", "notebook_contenders",
     "pair_sentence", "pairwise_tests", "pipeline_sentence", "pipeline_table",
     "protagonists_sentence", "rank_sentence", "separation_table", "side_by_side",

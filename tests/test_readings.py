@@ -200,3 +200,10 @@ def test_conditions_layout_keeps_the_three_distances_and_the_plots_draw():
     fig = plot_score_distributions({"positives": np.array([1.0, 2.0]),
                                     "near-misses": np.array([0.0, 1.5])}, "base")
     assert len(fig.axes) == 1
+
+
+def test_rank_sentence_never_orders_a_tie():
+    from hardneg_kit.readings import rank_sentence
+
+    text = rank_sentence(pd.Series({"a": 0.5331, "b": 0.6, "c": 0.5329}), "Share")
+    assert text == "Share, highest (better) first: `b` (0.600) > `a` (0.533) = `c` (0.533)."
