@@ -299,8 +299,11 @@ def agreement(yours: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
         delta = you["delta"] if you["a"] == ref["a"] else -you["delta"]
         low, high = ((you["low"], you["high"]) if you["a"] == ref["a"]
                      else (-you["high"], -you["low"]))
+        delta, low, high = delta + 0.0, low + 0.0, high + 0.0  # no "-0.000"
         if ref["p holm"] >= ALPHA:
             reading = "reference: noise"
+        elif you["delta"] == 0:
+            reading = "tie in yours"
         elif not same:
             reading = "flipped" + (" (significant)" if you["p holm"] < ALPHA else
                                    " (not significant)")
@@ -328,12 +331,16 @@ def agreement_sentence(table: pd.DataFrame) -> str:
     agrees = int(counts.get("agrees", 0))
     open_ = int(counts.get("same order, not significant in yours", 0))
     flipped = [o for o, r in table["reading"].items() if r.startswith("flipped")]
+    flipped_sig = int(counts.get("flipped (significant)", 0))
+    ties = int(counts.get("tie in yours", 0))
     noise = [o for o, r in table["reading"].items() if r == "reference: noise"]
     text = (f"Of the {len(table)} orderings tested, the reference run finds {significant} "
             f"significant. Your run reproduces {agrees} of them significantly and {open_} in the "
             "same direction without significance")
-    text += (f"; it flips {len(flipped)}: " + ", ".join(f"`{o}`" for o in flipped)
-             if flipped else "; it flips none")
+    if ties:
+        text += f", ties {ties}"
+    text += (f"; it flips {len(flipped)} ({flipped_sig} of them significantly): "
+             + ", ".join(f"`{o}`" for o in flipped) if flipped else "; it flips none")
     text += "."
     if noise:
         text += (" Noise even in the reference (Holm p ≥ 0.05, so neither order is a finding): "

@@ -108,7 +108,7 @@ def test_agreement_reads_agrees_flipped_open_and_noise():
     assert table.loc["B > C", "yours Δ [95% CI]"] == "-0.100 [-0.150, -0.050]"
     text = agreement_sentence(table)
     assert "finds 3 significant" in text and "reproduces 1" in text
-    assert "flips 1: `B > C`" in text and "`C > D`" in text
+    assert "flips 1 (1 of them significantly): `B > C`" in text and "`C > D`" in text
 
 
 def test_summary_tables_become_pipeline_side_by_side_and_protagonist_readings(runs):
