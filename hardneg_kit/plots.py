@@ -131,3 +131,30 @@ def plot_score_shift(before: Mapping[str, np.ndarray], after: Mapping[str, np.nd
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_score_distributions(scores: Mapping[str, np.ndarray], title: str = "", ax=None,
+                             bins: int = 30):
+    """Histograms of cross-encoder scores per kind of pair on one axis (each kind normalised to
+    its number of pairs, so kinds of different sizes compare), with each median.
+
+    For the base re-ranker before any fine-tuning: do positives already score above the
+    first stage's near-misses, and above random passages?
+
+    >>> fig = plot_score_distributions({"positives": p, "near-misses": n})  # doctest: +SKIP
+    """
+    fig, ax = _axis(ax, figsize=(7, 3.4))
+    values = {k: np.asarray(v, float) for k, v in scores.items() if len(v)}
+    if values:
+        lo = min(float(v.min()) for v in values.values())
+        hi = max(float(v.max()) for v in values.values())
+        edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
+        for i, (kind, v) in enumerate(values.items()):
+            color = f"C{i}"
+            ax.hist(v, bins=edges, alpha=0.5, color=color, weights=np.full(len(v), 1 / len(v)),
+                    label=f"{kind} (median {np.median(v):.2f}, n = {len(v)})")
+            ax.axvline(float(np.median(v)), color=color, ls="--", lw=1)
+    ax.set(title=title, xlabel="cross-encoder score (logit)", ylabel="share of its pairs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
