@@ -64,6 +64,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from hardneg_kit.experiment import compare_saved, format_table
 
     names = [n.strip() for n in (args.contenders or "").split(",") if n.strip()] or None
+    if args.reference:
+        from hardneg_kit.readings import agreement_sentence, compare_with_reference
+
+        table = compare_with_reference(args.results, args.reference, names)
+        print(f"### {args.results} against the reference {args.reference}: aws-cli MRR@10, "
+              "every pair tested in each run (paired t-test over queries, Holm over the pairs)"
+              "\n")
+        print(markdown_table(table))
+        print("\n" + agreement_sentence(table).replace("Your run", "This run"))
+        return 0
     for d, table in compare_saved(args.results, args.baseline, names).items():
         print(f"\n### {d}: against {args.baseline}\n")
         print(markdown_table(format_table(table)))
@@ -126,4 +136,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--baseline", default="bm25", help="contender to test against (default bm25)")
     c.add_argument("--contenders", default=None, metavar="NAMES",
                    help="comma-separated contender names (default: every cross-encoder)")
+    c.add_argument("--reference", default=None, metavar="FOLDER",
+                   help="instead: test every pair of the contenders both runs share, in this "
+                   "run and in a reference run (e.g. results/full), and say which of the "
+                   "reference's orderings this run reproduces, flips or leaves open")
     c.set_defaults(handler=cmd_compare)

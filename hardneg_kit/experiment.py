@@ -382,12 +382,30 @@ def query_cap(split: str, profile: Profile, training: bool = True) -> int | None
     return profile.eval_queries if training else profile.transfer_queries
 
 
+def sampled_dataset(name: str | Path, profile: Profile, split: str = "test",
+                    training: bool = True) -> BeirData:
+    """A dataset's ``split`` (and its ``train`` split when it is the ``training`` dataset) at the
+    profile's size: :func:`query_cap` queries, and for the shipped datasets the profile's
+    corpus sample (which keeps the positives of exactly these queries, so mining on any other
+    sample gives other negatives); a user's own dataset keeps every document.
+    """
+    splits = ["train", split] if training and split != "train" else [split]
+    raw = load_beir(resolve_dataset(name), splits=splits)
+    caps = {split: query_cap(split, profile, training), "train": profile.max_train_queries}
+    shipped = is_shipped(raw.folder)
+    data = sample(raw, profile.max_documents if shipped else None, caps)
+    if not shipped:
+        logger.info("%s (your own dataset): all %d documents, %s", raw.name, len(data.corpus),
+                    ", ".join(f"{s} {len(data.qrels[s])} of {len(raw.qrels[s])} queries"
+                              for s in data.splits()))
+    return data
+
+
 def eval_set(name: str | Path, profile: Profile, top_k: int | None = None,
              split: str = "test", training: bool = True,
              models: Sequence[str] = DEFAULT_MODELS) -> EvalSet:
-    """Load a dataset's ``split`` at the profile's size (:func:`query_cap` queries), with its
-    ``train`` split too when it is the ``training`` dataset, and run every first-stage
-    retriever (:func:`first_stage_specs` of ``models`` and their fusion).
+    """:func:`sampled_dataset` with every first-stage retriever run on its ``split``
+    (:func:`first_stage_specs` of ``models`` and their fusion).
 
     ``name`` is a shipped dataset or a BEIR folder; the set is named by :func:`dataset_label`,
     so cached runs and results never depend on how the path was spelled. First-stage runs have
@@ -395,16 +413,7 @@ def eval_set(name: str | Path, profile: Profile, top_k: int | None = None,
     """
     from hardneg_kit.retrievers import break_ties, run_retrievers
 
-    splits = ["train", split] if training and split != "train" else [split]
-    raw = load_beir(resolve_dataset(name), splits=splits)
-    caps = {split: query_cap(split, profile, training), "train": profile.max_train_queries}
-    # profiles shrink only the shipped datasets; a user's own keeps every document
-    shipped = is_shipped(raw.folder)
-    data = sample(raw, profile.max_documents if shipped else None, caps)
-    if not shipped:
-        logger.info("%s (your own dataset): all %d documents, %s", raw.name, len(data.corpus),
-                    ", ".join(f"{s} {len(data.qrels[s])} of {len(raw.qrels[s])} queries"
-                              for s in data.splits()))
+    data = sampled_dataset(name, profile, split, training)
     test = data.queries_for(split)
     texts = passage_texts(data.corpus)
     doc_ids = list(data.corpus["_id"])

@@ -35,7 +35,6 @@ from hardneg_kit.experiment import (
     TRAIN_DATASET,
     WITH_FIRST_STAGE,
     Contender,
-    query_cap,
     select_contenders,
 )
 from hardneg_kit.profiles import Profile
@@ -136,18 +135,14 @@ def trained_contenders() -> list[Contender]:
 def training_data(profile: Profile):
     """The training dataset exactly as the experiment samples it.
 
-    :func:`hardneg_kit.experiment.eval_set` samples ``aws-cli`` with its ``train`` and ``test``
+    :func:`hardneg_kit.experiment.sampled_dataset`: ``aws-cli`` with its ``train`` and ``test``
     splits (test capped at the evaluated queries); the positives of those queries decide which
     passages the corpus sample keeps, so mining on any other sample (e.g. ``load_dataset``, which
-    also samples ``dev``) gives other negatives. This is the same sample without running the
-    first stage, for notebook 03.
+    also samples ``dev``) gives other negatives. For notebook 03.
     """
-    from hardneg_kit.corpus import load_beir, resolve_dataset, sample
+    from hardneg_kit.experiment import sampled_dataset
 
-    raw = load_beir(resolve_dataset(TRAIN_DATASET), splits=["train", "test"])
-    caps = {"test": query_cap(TRAIN_DATASET, "test", profile),
-            "train": profile.max_train_queries}
-    return sample(raw, profile.max_documents, caps)
+    return sampled_dataset(TRAIN_DATASET, profile)
 
 
 def mine_for_training(contender: Contender, data: Any, profile: Profile, seed: int = 0):
@@ -371,9 +366,35 @@ def load_reference(output_dir: str | Path, names: Sequence[str],
                                                             f".trec.gz")
                 for s in scores[n]} for n in names}
     qids = set().union(*(r.keys() for by_seed in runs.values() for r in by_seed.values()))
-    full = load_beir(resolve_dataset(dataset), splits=[split]).qrels_for(split).to_dict()
+    source = payload.get("datasets", {}).get(dataset, dataset)
+    full = load_beir(resolve_dataset(source), splits=[split]).qrels_for(split).to_dict()
     qrels = Qrels({q: full[q] for q in sorted(qids) if q in full})
     return payload, qrels, runs
+
+
+def compare_with_reference(output_dir: str | Path, reference_dir: str | Path,
+                           names: Sequence[str] | None = None, dataset: str = TRAIN_DATASET,
+                           metric: str = "mrr@10") -> pd.DataFrame:
+    """Which orderings of the reference run does a saved run reproduce? Every pair of
+    ``names`` (default: the contenders both runs share, first stages other than fusion and
+    interpolated rows left out) tested in each run from its TREC files
+    (:func:`pairwise_tests`), then read side by side (:func:`agreement`).
+
+    >>> compare_with_reference("results/workshop-check", "results/full")  # doctest: +SKIP
+    """
+    saved = {}
+    for folder in (output_dir, reference_dir):
+        payload = json.loads((Path(folder) / "results.json").read_text())
+        saved[folder] = payload
+    if names is None:
+        kinds = [saved[f]["contenders"] for f in (output_dir, reference_dir)]
+        names = [n for n, k in kinds[0].items() if n in kinds[1] and k != "interpolated"
+                 and (k != "first-stage" or n == FUSION)]
+    tables = {}
+    for folder in (output_dir, reference_dir):
+        _, qrels, runs = load_reference(folder, names, dataset)
+        tables[folder] = pairwise_tests(qrels, runs, names, metric)
+    return agreement(tables[output_dir], tables[reference_dir])
 
 
 def why_they_differ(profile: Profile, payload: Mapping[str, Any],
