@@ -503,7 +503,38 @@ class DenseRetriever(_Indexed):
 
 # --------------------------------------------------------------------------- fusion
 
+#: the kit's fusion names -> ranx ``fuse`` methods. CombSUM is ranx ``sum`` over ``norm``-ed
+#: scores (min-max by default): the same numbers as ``wsum`` with equal weights of 1.
 FUSION_METHODS = {"rrf": "rrf", "combsum": "sum", "combmnz": "mnz"}
+
+
+def fuse_runs(
+    runs: Sequence[Run],
+    method: str = "rrf",
+    norm: str | None = "min-max",
+    params: dict | None = None,
+    name: str | None = None,
+) -> Run:
+    """Fuse runs (same query ids) with ranx ``fuse``: the kit's one implementation of fusion.
+
+    Args:
+        runs: the runs to fuse.
+        method: ``"rrf"`` (reciprocal rank fusion, ``k=60``), ``"combsum"``, ``"combmnz"``, or
+            any other ranx method name (passed through).
+        norm: ranx's score normalization before fusing (``"min-max"``, ``"max"``, ``"zmuv"``,
+            ``None`` ...); rank-based methods such as RRF do not depend on it.
+        params: the method's parameters (``{"k": 60}`` for RRF).
+        name: the fused run's name (default: ranx's).
+
+    Example:
+        >>> fused = fuse_runs([bm25_run, dense_run], method="combsum")  # doctest: +SKIP
+    """
+    from ranx import fuse
+
+    fused = fuse(list(runs), norm=norm, method=FUSION_METHODS.get(method, method), params=params)
+    if name is not None:
+        fused.name = name
+    return fused
 
 
 class FusionRetriever(_Indexed):
@@ -545,12 +576,7 @@ class FusionRetriever(_Indexed):
 
     def fuse_runs(self, runs: Sequence[Run]) -> Run:
         """Fuse already computed runs (same query ids) with this retriever's method and norm."""
-        from ranx import fuse
-
-        method = FUSION_METHODS.get(self.method, self.method)
-        fused = fuse(list(runs), norm=self.norm, method=method, params=self.params)
-        fused.name = self.name
-        return fused
+        return fuse_runs(runs, self.method, self.norm, self.params, name=self.name)
 
     def rank(self, queries: list[str], top_k: int = 100) -> Ranking:
         """Fuse the members' top-``depth`` lists; the ``top_k`` best, ties by doc id."""
