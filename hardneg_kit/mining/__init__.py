@@ -81,7 +81,6 @@ from hardneg_kit.mining.formats import FORMATS, to_dataset
 from hardneg_kit.mining.inputs import MiningInputs, normalize_text, prepare
 from hardneg_kit.mining.rankings import (
     DEFAULT_MODELS,
-    FUSION,
     Candidates,
     rank_bm25,
     rank_dense,
@@ -116,7 +115,6 @@ __all__ = [
     "DEFAULT_MODELS",
     "FILTER_FIELDS",
     "FORMATS",
-    "FUSION",
     "GUARD_MODEL",
     "NEAR_COPY",
     "STRATEGIES",

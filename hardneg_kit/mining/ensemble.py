@@ -52,7 +52,7 @@ def ensemble_space(
     variance: float = 0.95,
     seed: int = 0,
 ) -> EnsembleSpace:
-    """Concatenate the models' normalized embeddings, fit PCA, project, re-normalise.
+    """Concatenate the models' normalized embeddings, fit PCA, project, re-normalize.
 
     PCA is fitted on passages *and* queries together: the conditions compare query-passage
     and passage-passage distances, so the kept directions should describe both kinds of text

@@ -1,7 +1,7 @@
 """A split made ready for mining: :class:`MiningInputs` from :func:`prepare`.
 
 Texts, ids and positives of one split, checked once (every query has text and at least one
-positive, every positive is in the corpus), with memoised embeddings and rankings so that several
+positive, every positive is in the corpus), with memoized embeddings and rankings so that several
 strategies mined from the same inputs share the work. :func:`normalize_text` is the text rule of
 the near-copy guard.
 
@@ -22,7 +22,7 @@ from hardneg_kit.errors import MiningError
 
 @dataclass
 class MiningInputs:
-    """A split prepared once for several strategies (embeddings and rankings are memoised).
+    """A split prepared once for several strategies (embeddings and rankings are memoized).
 
     >>> inputs = prepare(data, "train")  # doctest: +SKIP
     >>> mine(inputs, "bm25"), mine(inputs, "fusion")  # doctest: +SKIP
@@ -43,14 +43,14 @@ class MiningInputs:
         self.query_row = {q: i for i, q in enumerate(self.query_ids)}
 
     def passage_embeddings(self, model: str) -> np.ndarray:
-        """L2-normalized passage embeddings of ``model`` (disk-cached, memoised)."""
+        """L2-normalized passage embeddings of ``model`` (disk-cached, memoized)."""
         key = ("P", model)
         if key not in self.memo:
             self.memo[key] = _model_embeddings(model, self.passages, queries=False)
         return self.memo[key]
 
     def query_embeddings(self, model: str) -> np.ndarray:
-        """L2-normalized query embeddings of ``model`` (disk-cached, memoised)."""
+        """L2-normalized query embeddings of ``model`` (disk-cached, memoized)."""
         key = ("Q", model)
         if key not in self.memo:
             self.memo[key] = _model_embeddings(model, self.queries, queries=True)

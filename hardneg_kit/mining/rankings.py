@@ -3,7 +3,7 @@
 A :class:`Candidates` holds, for every query, the candidate rows (indices into
 ``inputs.doc_ids``) best first with their scores, and the exact scores of the query's positives
 (the positive-aware filters compare against them). Each ranking goes ``depth`` deep plus room for
-the positives, which selection removes. Rankings are memoised on the :class:`MiningInputs`.
+the positives, which selection removes. Rankings are memoized on the :class:`MiningInputs`.
 
 Fusion is :func:`hardneg_kit.retrievers.fuse_runs`, the retrievers' own: ``"rrf"`` (default)
 or ``"combsum"`` (sum of min-max normalized scores) mean the same here as in ``retrieve``.
@@ -26,8 +26,6 @@ from hardneg_kit.errors import MiningError
 from hardneg_kit.mining.inputs import MiningInputs
 
 DEFAULT_MODELS = ("minilm-l6", "paraphrase-minilm-l3", "static-minilm")
-#: fusion methods of ``fusion`` and ``semi-hard`` (:data:`hardneg_kit.retrievers.FUSION_METHODS`)
-FUSION = ("rrf", "combsum")
 
 
 @dataclass
@@ -156,7 +154,7 @@ def rank_fusion(
         return inputs.memo[key]
     from hardneg_kit.retrievers import fuse_runs
 
-    if method not in FUSION:
+    if method not in ("rrf", "combsum"):  # of retrievers.FUSION_METHODS
         raise MiningError(f"Unknown fusion method {method!r}: use 'rrf' or 'combsum'.")
     parts = ([rank_bm25(inputs, depth)] if bm25 else []) + [
         rank_dense(inputs, m, depth) for m in models
