@@ -70,13 +70,3 @@ def plot_overlap(names: Sequence[str], matrix: np.ndarray):
     fig.colorbar(im, ax=ax, label="Jaccard of negatives")
     ax.set_title("Do strategies pick the same negatives?")
     return fig
-
-
-def plot_coverage(cov: Mapping[str, Mapping[str, float]]):
-    """Bar chart of the share of queries that got at least one negative."""
-    fig, ax = _figure()
-    names = list(cov)
-    ax.barh(names, [cov[n]["share"] for n in names])
-    ax.set(xlim=(0, 1), xlabel="share of training queries with negatives")
-    ax.invert_yaxis()
-    return fig
