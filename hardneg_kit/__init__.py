@@ -2,7 +2,9 @@
 
 Modules, one noun each: :mod:`~hardneg_kit.profiles` (run sizes), :mod:`~hardneg_kit.models`
 (encoders and the cross-encoder start), :mod:`~hardneg_kit.corpus` (BEIR data),
-:mod:`~hardneg_kit.retrievers`, :mod:`~hardneg_kit.evaluation`, :mod:`~hardneg_kit.mining`.
+:mod:`~hardneg_kit.retrievers`, :mod:`~hardneg_kit.evaluation`, :mod:`~hardneg_kit.mining` (a
+package, one question per module), :mod:`~hardneg_kit.errors` (every error the kit raises on
+purpose is a :class:`~hardneg_kit.errors.HardnegError`).
 Importing the package is cheap: heavy libraries load in the modules that need them.
 """
 

@@ -32,11 +32,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hardneg_kit.errors import CacheError
+
 ENV_VAR = "HARDNEG_CACHE"
 
-
-class CacheError(ValueError):
-    """The cache root cannot be used; the message names the path and what to do."""
 
 
 def cache_root() -> Path:

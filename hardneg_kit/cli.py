@@ -1,11 +1,16 @@
 """Command line: ``python -m hardneg_kit <command> ...`` runs each step without a notebook.
 
-Commands are registered by the modules that own them (``cli_*.register(subparsers)``); each
-handler returns an exit code. Bad input ends in one clear line on stderr and exit code 2:
-an option out of range is refused by argparse, naming it (the ``type=`` functions of
-:mod:`hardneg_kit.cli_args`); any ``--output`` is checked for a writable place before the
-handler runs (:func:`hardneg_kit.cli_args.check_output`; handlers check the exact kind, file or
-folder, themselves); an unusable ``$HARDNEG_CACHE`` is a :class:`hardneg_kit.cache.CacheError`.
+Commands are registered by the modules that own them (``cli_*.register(subparsers)``), each
+handler is a ``cmd_*`` function returning an exit code, and the arguments they share (``--profile``,
+the numeric option types, :func:`~hardneg_kit.cli_args.check_output`) live in
+:mod:`hardneg_kit.cli_args`; no command module imports this one.
+
+Bad input ends in one clear line on stderr and exit code 2: an option out of range is refused by
+argparse, naming it; any ``--output`` is checked for a writable place before the handler runs
+(handlers check the exact kind, file or folder, themselves); every other error the kit raises on
+purpose is a :class:`hardneg_kit.errors.HardnegError` (bad data, unknown strategy or model, an
+unusable ``$HARDNEG_CACHE``, ...), and a missing or unreadable file is a file error. Anything else
+is a bug and keeps its traceback. ``--profile`` is resolved once here and passed on in ``args``.
 
 Example:
     $ python -m hardneg_kit --help
@@ -15,40 +20,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
 from hardneg_kit import cli_corpus, cli_demo, cli_experiment, cli_mining, cli_retrieval
-from hardneg_kit.cli_args import check_output
-from hardneg_kit.profiles import ENV_VAR, PROFILES
+from hardneg_kit.cli_args import Parser, check_output
+from hardneg_kit.errors import HardnegError
 
 COMMAND_MODULES = [cli_corpus, cli_retrieval, cli_mining, cli_demo, cli_experiment]
 
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit code 2."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with the kit's one-line errors (subcommand parsers inherit the class).
-
-    ``error: argument --depth: must be an integer >= 1, got '0' (see python -m hardneg_kit mine
-    --help)`` rather than a usage block and argparse's own exit.
-    """
-
-    def error(self, message: str):  # type: ignore[override]
-        raise UserError(f"{message} (see {self.prog} --help)")
-
-
-def add_profile_argument(parser: argparse.ArgumentParser) -> None:
-    """``--profile`` shared by every command; it also sets ``$HARDNEG_PROFILE`` for the run."""
-    parser.add_argument(
-        "--profile",
-        choices=sorted(PROFILES),
-        default=None,
-        help=f"run size (default: ${ENV_VAR} or 'workshop')",
-    )
+#: errors printed as one line (exit code 2): the kit's own and files that cannot be read
+USER_ERRORS = (
+    HardnegError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,10 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, resolve the profile, check the output, run the handler; 2 on a user error."""
+    from hardneg_kit.profiles import get_profile
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except UserError as exc:
+    except HardnegError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
@@ -76,14 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # The kit says what it does; libraries speak up only for warnings (-v shows everything).
     logging.getLogger("hardneg_kit").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    if getattr(args, "profile", None):
-        os.environ[ENV_VAR] = args.profile
     try:
+        if hasattr(args, "profile"):  # the flag, else $HARDNEG_PROFILE, else workshop
+            args.profile = get_profile(args.profile).name
         if getattr(args, "output", None):  # before any work: nothing is computed to be lost
             check_output(args.output, getattr(args, "output_kind", "any"))
         return int(args.handler(args) or 0)
-    except (UserError, ValueError, FileNotFoundError) as exc:
-        # Our own errors (DataError, ModelNotAvailable, ...) are ValueErrors with a full message.
+    except USER_ERRORS as exc:
         if args.verbose:
             raise
         print(f"error: {exc}", file=sys.stderr)

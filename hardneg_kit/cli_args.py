@@ -30,11 +30,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from hardneg_kit.errors import OutputError, UsageError
+
 OutputKind = Literal["file", "folder", "any"]
 
 
-class OutputError(ValueError):
-    """An output path that cannot be written; the message names it and what to do."""
+class Parser(argparse.ArgumentParser):
+    """argparse with the kit's one-line errors (subcommand parsers inherit the class).
+
+    ``error: argument --depth: must be an integer >= 1, got '0' (see python -m hardneg_kit mine
+    --help)`` rather than a usage block and argparse's own exit: a :class:`UsageError`.
+    """
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def add_profile_argument(parser: argparse.ArgumentParser) -> None:
+    """``--profile``, the one declaration every command uses.
+
+    Handlers pass ``args.profile`` on explicitly; :func:`hardneg_kit.cli.main` resolves it first
+    (``None``: ``$HARDNEG_PROFILE`` or ``workshop``, see :func:`~hardneg_kit.profiles.get_profile`).
+    """
+    from hardneg_kit.profiles import ENV_VAR, PROFILES
+
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=None,
+        help=f"run size (default: ${ENV_VAR} or 'workshop')",
+    )
+
 
 
 def int_range(low: int, high: int | None = None) -> Callable[[str], int]:

@@ -15,14 +15,11 @@ line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import logging
 from collections import Counter
 
 from hardneg_kit import corpus as hc
-from hardneg_kit.cli_args import POSITIVE_INT, SEED
-from hardneg_kit.profiles import PROFILES, get_profile
-
-logger = logging.getLogger(__name__)
+from hardneg_kit.cli_args import POSITIVE_INT, SEED, add_profile_argument
+from hardneg_kit.profiles import get_profile
 
 #: query ids a leakage warning shows before "..."
 _SHOW = 3
@@ -221,10 +218,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
     a = actions.add_parser("sample", help="write a copy sampled to a profile's size")
     dataset_arg(a)
-    a.add_argument(
-        "--profile", choices=sorted(PROFILES), default=None,
-        help="run size (default: $HARDNEG_PROFILE or 'workshop')",
-    )
+    add_profile_argument(a)
     a.add_argument("--seed", type=SEED, default=0)
     a.add_argument("--group-field", default="service", help="neighbour groups ('' for none)")
     a.add_argument("--output", required=True, help="folder to write")

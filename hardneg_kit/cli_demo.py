@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hardneg_kit.cli_args import add_profile_argument
+
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from hardneg_kit.pipeline import run_demo
@@ -13,8 +15,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from hardneg_kit.cli import add_profile_argument
-
     p = subparsers.add_parser("demo", help="retrieve, evaluate and mine end to end; print tables")
     p.add_argument("--dataset", default="aws-cli", help="shipped dataset name or a BEIR folder")
     add_profile_argument(p)

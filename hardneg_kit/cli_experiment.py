@@ -81,8 +81,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from hardneg_kit.cli import add_profile_argument
-    from hardneg_kit.cli_args import POSITIVE_FLOAT
+    from hardneg_kit.cli_args import POSITIVE_FLOAT, add_profile_argument
     from hardneg_kit.experiment import TrainingConfig
     from hardneg_kit.training import LOSSES
 

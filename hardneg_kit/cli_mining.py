@@ -21,7 +21,6 @@ work (see :mod:`hardneg_kit.cli` and :mod:`hardneg_kit.cli_args`).
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,14 +32,13 @@ from hardneg_kit.cli_args import (
     SHARE,
     UNIT_INTERVAL,
     OutputKind,
+    add_profile_argument,
     check_output,
     count_or_all,
 )
 
 if TYPE_CHECKING:
     from hardneg_kit.profiles import Profile
-
-logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -92,14 +90,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="cosine of a near-copy, in (0, 1] (0.98)")
     p.add_argument("--output", required=True, help="file (or folder for save_to_disk)")
     p.add_argument("--format", choices=("jsonl", *FORMATS), default="jsonl")
-    from hardneg_kit.cli import add_profile_argument
-
     add_profile_argument(p)
-    p.set_defaults(handler=run_mine)
+    p.set_defaults(handler=cmd_mine)
 
 
-def run_mine(args: argparse.Namespace) -> int:
-    """Handler of ``mine``: check the output, load, say what is mined, mine, write, summarise."""
+def cmd_mine(args: argparse.Namespace) -> int:
+    """Handler of ``mine``: check the output, load, say what is mined, mine, write, summarize."""
     from hardneg_kit.corpus import load_dataset
     from hardneg_kit.mining import Filters, mine, to_dataset
 

@@ -20,8 +20,8 @@ import logging
 import re
 from pathlib import Path
 
-from hardneg_kit.cli_args import P_VALUE, POSITIVE_INT, check_output
-from hardneg_kit.profiles import ENV_VAR, PROFILES
+from hardneg_kit.cli_args import P_VALUE, POSITIVE_INT, add_profile_argument, check_output
+from hardneg_kit.errors import DataError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +45,12 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     retriever = make_retriever(args.retriever)  # unknown specs fail before any loading
     top_k = args.top_k if args.top_k is not None else get_profile(args.profile).top_k
     if top_k < 1:
-        raise ValueError(f"--top-k must be at least 1, not {top_k}.")
+        raise UsageError(f"--top-k must be at least 1, not {top_k}.")
     output = check_output(args.output or f"runs/{_slug(args.retriever)}-{args.split}.trec")
     data = _load(args)
     queries = data.queries_for(args.split)
     if len(queries) == 0:
-        raise ValueError(f"{data.name}: split {args.split!r} has no queries to search.")
+        raise DataError(f"{data.name}: split {args.split!r} has no queries to search.")
     corpus = data.corpus
     retriever.index(list(corpus["_id"]), passage_texts(corpus))
     run = retriever.search(list(queries["_id"]), list(queries["text"]), top_k=top_k)
@@ -66,7 +66,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``evaluate``: a metrics table of TREC run files on a split (``--compare``: significance)."""
     from hardneg_kit.evaluation import (
-        METRICS,
+        RETRIEVAL_METRICS,
         compare_runs,
         evaluate_runs,
         markdown_table,
@@ -74,7 +74,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     from hardneg_kit.retrievers import read_trec
 
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else METRICS
+    metrics = (
+        [m.strip() for m in args.metrics.split(",") if m.strip()]
+        if args.metrics
+        else RETRIEVAL_METRICS
+    )
     runs = {}
     for path in map(Path, args.runs):
         name = path.stem if path.stem not in runs else str(path)
@@ -83,7 +87,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     qrels = data.qrels_for(args.split)
     n_queries = len(qrels.keys())
     if n_queries == 0:
-        raise ValueError(f"{data.name}: split {args.split!r} has no queries to evaluate.")
+        raise DataError(f"{data.name}: split {args.split!r} has no queries to evaluate.")
     wanted = set(qrels.keys())
     for name, run in runs.items():
         covered = len(wanted & set(run.keys()))
@@ -98,7 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             )
     if args.compare:
         if len(runs) < 2:
-            raise ValueError("--compare needs at least two run files.")
+            raise UsageError("--compare needs at least two run files.")
         report = compare_runs(
             qrels,
             runs,
@@ -119,12 +123,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="shipped dataset name or a BEIR folder")
     parser.add_argument("--split", default="test", help="qrels split (default: test)")
-    parser.add_argument(
-        "--profile",
-        choices=sorted(PROFILES),
-        default=None,
-        help=f"run size; decides the sampled queries (default: ${ENV_VAR} or 'workshop')",
-    )
+    add_profile_argument(parser)  # decides the sampled queries
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

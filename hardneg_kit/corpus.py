@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 import datasets
 
 import hardneg_kit
+from hardneg_kit.errors import DataError
 
 if TYPE_CHECKING:
     import ranx
@@ -75,9 +76,6 @@ MAX_ID_LENGTH = 200
 #: how many ids an error message lists before "..."
 _SHOW = 5
 
-
-class DataError(ValueError):
-    """Invalid dataset input; the message names the file, the line and the id, and the fix."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -849,7 +847,7 @@ def _norm_text(text: str) -> str:
 
 def shared_query_texts(data: BeirData, first: str, second: str) -> list[tuple[str, str]]:
     """(query id in ``first``, query id in ``second``) pairs whose texts are equal once case and
-    whitespace are normalised: leakage when ``first`` trains and ``second`` tests.
+    whitespace are normalized: leakage when ``first`` trains and ``second`` tests.
 
     >>> shared_query_texts(data, "train", "test")  # doctest: +SKIP
     [('q12', 'q907')]
@@ -1240,6 +1238,29 @@ def _paragraphs(lines: list[str]) -> list[str]:
     return [p for p in paras if p.strip()]
 
 
+def _pack(pieces: Sequence[str], max_words: int, sep: str) -> list[str]:
+    """Join consecutive pieces with ``sep`` while a chunk stays within ``max_words`` words.
+
+    A piece is never cut here: one longer than ``max_words`` is a chunk of its own.
+
+    >>> _pack(["a b", "c", "d e f"], 3, " ")
+    ['a b c', 'd e f']
+    """
+    chunks: list[str] = []
+    cur: list[str] = []
+    n = 0
+    for piece in pieces:
+        k = len(piece.split())
+        if cur and n + k > max_words:
+            chunks.append(sep.join(cur))
+            cur, n = [], 0
+        cur.append(piece)
+        n += k
+    if cur:
+        chunks.append(sep.join(cur))
+    return chunks
+
+
 def _split_long(paragraph: str, max_words: int) -> list[str]:
     """A paragraph over ``max_words`` cut at sentence ends, or at word counts as a last resort."""
     pieces: list[str] = []
@@ -1247,19 +1268,7 @@ def _split_long(paragraph: str, max_words: int) -> list[str]:
         words = sentence.split()
         for i in range(0, len(words), max_words):
             pieces.append(" ".join(words[i : i + max_words]))
-    chunks: list[str] = []
-    cur: list[str] = []
-    n = 0
-    for p in pieces:
-        k = len(p.split())
-        if cur and n + k > max_words:
-            chunks.append(" ".join(cur))
-            cur, n = [], 0
-        cur.append(p)
-        n += k
-    if cur:
-        chunks.append(" ".join(cur))
-    return chunks
+    return _pack(pieces, max_words, " ")
 
 
 def chunk_text(paragraphs: Sequence[str], max_words: int = 200) -> list[str]:
@@ -1271,19 +1280,7 @@ def chunk_text(paragraphs: Sequence[str], max_words: int = 200) -> list[str]:
     blocks: list[str] = []
     for p in paragraphs:
         blocks.extend([p] if len(p.split()) <= max_words else _split_long(p, max_words))
-    chunks: list[str] = []
-    cur: list[str] = []
-    n = 0
-    for b in blocks:
-        k = len(b.split())
-        if cur and n + k > max_words:
-            chunks.append("\n\n".join(cur))
-            cur, n = [], 0
-        cur.append(b)
-        n += k
-    if cur:
-        chunks.append("\n\n".join(cur))
-    return chunks
+    return _pack(blocks, max_words, "\n\n")
 
 
 def _file_passages(text: str, path: Path, rel: str, max_words: int) -> list[dict]:
@@ -1351,7 +1348,7 @@ def corpus_from_folder(folder: str | Path, max_words: int = 200) -> datasets.Dat
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: expected a folder of documentation.")
     if max_words < 1:
-        raise ValueError(f"max_words must be at least 1, got {max_words}.")
+        raise DataError(f"max_words must be at least 1, got {max_words}.")
     files, outside = _doc_files(folder)
     if outside:
         logger.warning(

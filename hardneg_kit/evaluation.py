@@ -16,13 +16,17 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from hardneg_kit.errors import EvaluationError
+
 if TYPE_CHECKING:
     import pandas as pd
     from ranx import Qrels, Report, Run
 
 logger = logging.getLogger(__name__)
 
-METRICS = ["mrr@3", "mrr@10", "ndcg@10", "recall@10", "recall@100"]
+#: the retrieval metrics of ``evaluate`` and :func:`evaluate_runs` (the experiment reports its own)
+RETRIEVAL_METRICS = ["mrr@3", "mrr@10", "ndcg@10", "recall@10", "recall@100"]
+METRICS = RETRIEVAL_METRICS  # the old name, kept for notebooks and user code
 
 _warmed = False
 
@@ -76,7 +80,7 @@ def _as_named(runs: Mapping[str, Run] | Sequence[Run]) -> dict[str, Run]:
 def evaluate_runs(
     qrels: Qrels,
     runs: Mapping[str, Run] | Sequence[Run],
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] = RETRIEVAL_METRICS,
 ) -> pd.DataFrame:
     """Mean metrics per run: a DataFrame indexed by run name, one column per metric.
 
@@ -91,7 +95,7 @@ def evaluate_runs(
     from ranx import evaluate
 
     if len(qrels.keys()) == 0:
-        raise ValueError("The qrels hold no queries; nothing to evaluate.")
+        raise EvaluationError("The qrels hold no queries; nothing to evaluate.")
     rows = {}
     for name, run in _as_named(runs).items():
         scores = evaluate(qrels, complete_run(run, qrels, name), list(metrics))
@@ -107,7 +111,7 @@ def compare_runs(
     qrels: Qrels,
     runs: Mapping[str, Run] | Sequence[Run],
     baseline: str | None = None,
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] = RETRIEVAL_METRICS,
     stat_test: str = "student",
     max_p: float = 0.05,
     n_permutations: int = 1000,
@@ -115,7 +119,7 @@ def compare_runs(
 ) -> Report:
     """Evaluate runs and test every pair for significance (ranx ``compare``).
 
-    ``stat_test`` is ``"student"`` (paired t-test) or ``"fisher"`` (randomisation test).
+    ``stat_test`` is ``"student"`` (paired t-test) or ``"fisher"`` (randomization test).
     Runs are named by their keys in ``runs`` (their ``name`` is set accordingly).
     ``baseline`` names the run listed first (``a`` in the report's superscripts). Print the
     report for ranx's table, or pass it to :func:`significance_table` for deltas and p-values
@@ -128,13 +132,15 @@ def compare_runs(
 
     named = _as_named(runs)
     if len(named) < 2:
-        raise ValueError("compare_runs needs at least two runs.")
+        raise EvaluationError("compare_runs needs at least two runs.")
     if baseline is not None:
         if baseline not in named:
-            raise ValueError(f"Baseline {baseline!r} is not among the runs: {', '.join(named)}.")
+            raise EvaluationError(
+                f"Baseline {baseline!r} is not among the runs: {', '.join(named)}."
+            )
         named = {baseline: named[baseline], **{k: v for k, v in named.items() if k != baseline}}
     if stat_test not in ("student", "fisher", "tukey"):
-        raise ValueError(f"Unknown stat_test {stat_test!r}; use 'student' or 'fisher'.")
+        raise EvaluationError(f"Unknown stat_test {stat_test!r}; use 'student' or 'fisher'.")
     completed = [complete_run(run, qrels, name) for name, run in named.items()]
     for name, run in zip(named, completed, strict=True):
         run.name = name  # the report and its tables name runs by the keys given here
@@ -161,7 +167,7 @@ def significance_table(report: Report, baseline: str | None = None) -> pd.DataFr
     names = list(report.model_names)
     base = baseline or names[0]
     if base not in names:
-        raise ValueError(f"Baseline {base!r} is not in the report: {', '.join(names)}.")
+        raise EvaluationError(f"Baseline {base!r} is not in the report: {', '.join(names)}.")
     rows = {}
     for name in names:
         row: dict[str, object] = {}

@@ -65,6 +65,7 @@ from hardneg_kit.corpus import (
     resolve_dataset,
     sample,
 )
+from hardneg_kit.errors import ExperimentError
 from hardneg_kit.mining import DEFAULT_MODELS
 from hardneg_kit.profiles import Profile, get_profile
 
@@ -213,7 +214,7 @@ def select_contenders(names: Sequence[str],
     known = [c.name for c in everything]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"Unknown contender {unknown[0]!r}; choose from: {', '.join(known)}.")
+        raise ExperimentError(f"Unknown contender {unknown[0]!r}; choose from: {', '.join(known)}.")
     keep = {*names, BASELINE, FUSION, BASE}
     return [c for c in everything if c.name in keep]
 
@@ -494,7 +495,7 @@ def pseudo_queries(data: BeirData, num_examples: int, seed: int = 0, min_words: 
             continue
         rows.append((head, passage_text(titles[i] if titles else "", rest_text)))
     if not rows:
-        raise ValueError(f"{data.name}: no document has a first sentence to use as a query.")
+        raise ExperimentError(f"{data.name}: no document has a first sentence to use as a query.")
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(rows), size=min(num_examples, len(rows)), replace=False))
     return Dataset.from_dict({"query": [rows[i][0] for i in pick],
@@ -595,7 +596,9 @@ def train_contender(
                                     seed=seed)
         return model, None
     if contender.kind not in ("mined", "in-batch"):
-        raise ValueError(f"{contender.name} is a {contender.kind} contender: nothing to train.")
+        raise ExperimentError(
+            f"{contender.name} is a {contender.kind} contender: nothing to train."
+        )
     root = Path(work_dir) if work_dir else cache_dir("experiment", profile.name)
     key = content_key(json.dumps(_train_key(contender, data, profile, config), sort_keys=True),
                       _base_key(base))
@@ -752,7 +755,7 @@ def verdict(table: pd.DataFrame, contender: str, baseline: str, metric: str = "m
     """
     col = f"{metric} vs {baseline}"
     if f"{col} delta" not in table or pd.isna(table.loc[contender].get(f"{col} p", np.nan)):
-        raise ValueError(f"The table holds no test of {contender!r} against {baseline!r}; use "
+        raise ExperimentError(f"The table holds no test of {contender!r} against {baseline!r}; use "
                          f"compare_saved(..., baseline={baseline!r}).")
     row = table.loc[contender]
     p = row[f"{col} p"]
@@ -853,7 +856,7 @@ def run_experiment(
     contenders = list(contenders or default_contenders(models))
     names = [c.name for c in contenders]
     if len(set(names)) != len(names):
-        raise ValueError("Contender names must be unique.")
+        raise ExperimentError("Contender names must be unique.")
     labels = dataset_labels(datasets)
     train_name = next(iter(labels))
     check_splits(labels, split)  # before any long work
@@ -1072,13 +1075,13 @@ def compare_saved(output_dir: str | Path, baseline: str,
     tables = {}
     for d, by_contender in runs.items():
         if baseline not in by_contender:
-            raise ValueError(f"{output_dir}: no contender {baseline!r} in {d}; choose from: "
+            raise ExperimentError(f"{output_dir}: no contender {baseline!r} in {d}; choose from: "
                              f"{', '.join(by_contender)}.")
         trained = [n for n in by_contender if kinds.get(n) != "first-stage"]
         wanted = [baseline, *(n for n in (contenders or trained) if n != baseline)]
         unknown = [n for n in wanted if n not in by_contender]
         if unknown:
-            raise ValueError(f"{output_dir}: no contender {unknown[0]!r} in {d}.")
+            raise ExperimentError(f"{output_dir}: no contender {unknown[0]!r} in {d}.")
         # the evaluated queries: every run holds them (dense retrievers always return hits)
         qids = set().union(*(r.keys() for by_seed in by_contender.values()
                              for r in by_seed.values()))

@@ -10,7 +10,7 @@ query ``q`` and each candidate ``d`` of the re-ranked head (the top ``depth`` of
     \\qquad z_q(x) = \\frac{x - \\mu_q}{\\sigma_q}
 
 where ``mu_q`` and ``sigma_q`` are the mean and the population standard deviation of that run's
-scores over the query's candidates (ranx's ``zmuv`` normalisation; a query whose scores are all
+scores over the query's candidates (ranx's ``zmuv`` normalization; a query whose scores are all
 equal gets ``z = 0``). ``w = 1`` is the re-ranker alone, ``w = 0`` the first stage's order.
 Only the re-ranked candidates take part: first-stage documents below ``depth`` would otherwise
 enter the sum with a missing re-ranker score.
@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from hardneg_kit.errors import EvaluationError
 
 if TYPE_CHECKING:
     from ranx import Qrels, Run
@@ -68,14 +70,14 @@ def interpolate(reranked: Run, first_stage: Run, weight: float, name: str | None
     from hardneg_kit.retrievers import break_ties
 
     if not 0 <= weight <= 1:
-        raise ValueError(f"weight must be in [0, 1], got {weight}.")
+        raise EvaluationError(f"weight must be in [0, 1], got {weight}.")
     out: dict[str, dict[str, float]] = {}
     for q in reranked.keys():
         docs = sorted(reranked[q])
         first = first_stage[q] if q in first_stage.keys() else {}
         missing = [d for d in docs if d not in first]
         if missing:
-            raise ValueError(f"interpolate: document {missing[0]!r} of query {q!r} has no "
+            raise EvaluationError(f"interpolate: document {missing[0]!r} of query {q!r} has no "
                              "first-stage score; interpolate a re-ranker with the run it "
                              "re-ranked.")
         ce = _zscores(np.array([reranked[q][d] for d in docs], dtype=np.float64))

@@ -22,6 +22,8 @@ from sentence_transformers.cross_encoder import CrossEncoder
 from sentence_transformers.util import batch_to_device, fullname
 from torch import Tensor, nn
 
+from hardneg_kit.errors import TrainingError
+
 #: the default activation: raw logits (a module-level instance, as a default argument)
 IDENTITY = nn.Identity()
 
@@ -83,11 +85,11 @@ class TripletMarginLoss(nn.Module):
         self.margin = float(margin)
         self.activation_fn = activation_fn
         if not isinstance(self.model, CrossEncoder):
-            raise ValueError(
+            raise TrainingError(
                 f"{type(self).__name__} expects a CrossEncoder, got {type(self.model).__name__}."
             )
         if self.model.num_labels != 1:
-            raise ValueError(
+            raise TrainingError(
                 f"{type(self).__name__} expects a model with 1 output label, "
                 f"got {self.model.num_labels}."
             )
@@ -110,7 +112,7 @@ class TripletMarginLoss(nn.Module):
     ) -> Tensor:
         """``inputs`` are the dataset columns: anchors, positives, then one or more negatives."""
         if len(inputs) < 3:
-            raise ValueError(
+            raise TrainingError(
                 f"{type(self).__name__} needs (anchor, positive, negative_1, ...) columns, "
                 f"got {len(inputs)} column(s)."
             )

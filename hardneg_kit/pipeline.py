@@ -8,7 +8,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 
@@ -20,12 +19,11 @@ from hardneg_kit.mining import DEFAULT_MODELS
 from hardneg_kit.profiles import Profile, get_profile
 from hardneg_kit.retrievers import run_retrievers
 
-logger = logging.getLogger(__name__)
-
 BASE_RETRIEVERS = ["bm25"] + [f"dense:{m}" for m in DEFAULT_MODELS]
 FUSION = "fusion:" + "+".join(BASE_RETRIEVERS)
 RETRIEVERS = BASE_RETRIEVERS + [FUSION]
-STRATEGIES: dict[str, dict] = {
+#: the demo's mining runs: label -> :func:`hardneg_kit.mining.mine` arguments
+DEMO_STRATEGIES: dict[str, dict] = {
     "random": {"strategy": "random"},
     "bm25": {"strategy": "bm25"},
     **{f"dense:{m}": {"strategy": f"dense:{m}"} for m in DEFAULT_MODELS},
@@ -82,7 +80,7 @@ def run_demo(profile: str | Profile | None = None, dataset: str = "aws-cli") -> 
     results = {
         name: mine(inputs, "train", kw["strategy"], num_negatives=profile.num_negatives, seed=0,
                    **{k: v for k, v in kw.items() if k != "strategy"})
-        for name, kw in STRATEGIES.items()
+        for name, kw in DEMO_STRATEGIES.items()
     }
     mining = coverage_table(results).drop(columns=["seconds"])
     seconds["mining"] = time.perf_counter() - start

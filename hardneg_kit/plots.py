@@ -114,7 +114,7 @@ def plot_loss_curves(logs: Mapping[str, Mapping], ax=None):
     for name, log in logs.items():
         steps, losses = zip(*log["loss_curve"], strict=True) if log["loss_curve"] else ((), ())
         ax.plot(steps, losses, marker=".", label=name)
-    ax.set(xlabel="optimiser step", ylabel="training loss")
+    ax.set(xlabel="optimizer step", ylabel="training loss")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig

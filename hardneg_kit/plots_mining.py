@@ -72,16 +72,6 @@ def plot_overlap(names: Sequence[str], matrix: np.ndarray):
     return fig
 
 
-def plot_coverage(cov: Mapping[str, Mapping[str, float]]):
-    """Bar chart of the share of queries that got at least one negative."""
-    fig, ax = _figure()
-    names = list(cov)
-    ax.barh(names, [cov[n]["share"] for n in names])
-    ax.set(xlim=(0, 1), xlabel="share of training queries with negatives")
-    ax.invert_yaxis()
-    return fig
-
-
 def conditions_layout(d_qd: Sequence[float], d_qp: float, d_pd: Sequence[float]) -> np.ndarray:
     """2-D points for candidates, exact in their three distances to Q and P.
 

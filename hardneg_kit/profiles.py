@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
+from hardneg_kit.errors import ProfileError
+
 ENV_VAR = "HARDNEG_PROFILE"
 
 
@@ -44,7 +46,7 @@ class Profile:
     #: dev queries of the training dataset on which the interpolation weight is chosen
     dev_queries: int | None
     #: training rows per fine-tuned contender (one row: a query, its positive and up to
-    #: ``num_negatives`` negatives); every contender gets the optimiser steps of this many rows
+    #: ``num_negatives`` negatives); every contender gets the optimizer steps of this many rows
     train_examples: int
     #: (pseudo-query, passage) pairs of the corpus that build the base re-ranker (0: no base,
     #: contenders start from a fresh head)
@@ -160,7 +162,7 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
     """
     name = name or os.environ.get(ENV_VAR) or DEFAULT_PROFILE
     if name not in PROFILES:
-        raise ValueError(
+        raise ProfileError(
             f"Unknown profile {name!r} (from {'argument' if name else ENV_VAR}); "
             f"choose one of: {', '.join(PROFILES)}."
         )

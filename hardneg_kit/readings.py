@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hardneg_kit.errors import ExperimentError
 from hardneg_kit.experiment import (
     BASE,
     BASELINE,
@@ -361,7 +362,7 @@ def load_reference(output_dir: str | Path, names: Sequence[str],
     scores = payload["scores"][dataset]
     unknown = [n for n in names if n not in scores]
     if unknown:
-        raise ValueError(f"{folder}: no contender {unknown[0]!r} in {dataset}.")
+        raise ExperimentError(f"{folder}: no contender {unknown[0]!r} in {dataset}.")
     runs = {n: {int(s): read_trec(folder / "runs" / dataset / f"{Contender(n, '').slug}-s{s}"
                                                             f".trec.gz")
                 for s in scores[n]} for n in names}

@@ -32,6 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hardneg_kit.cache import atomic_path
+from hardneg_kit.errors import RetrievalError
 
 if TYPE_CHECKING:
     from ranx import Run
@@ -148,13 +149,13 @@ def top_k_rows(
 
 def _check_index_input(doc_ids: Sequence[str], passages: Sequence[str]) -> None:
     if len(doc_ids) != len(passages):
-        raise ValueError(f"{len(doc_ids)} doc ids but {len(passages)} passages.")
+        raise RetrievalError(f"{len(doc_ids)} doc ids but {len(passages)} passages.")
     if not doc_ids:
-        raise ValueError("Cannot index an empty corpus.")
+        raise RetrievalError("Cannot index an empty corpus.")
     if len(set(doc_ids)) != len(doc_ids):
         seen: set[str] = set()
         dup = next(d for d in doc_ids if d in seen or seen.add(d))
-        raise ValueError(f"Duplicate doc id {dup!r} in the corpus.")
+        raise RetrievalError(f"Duplicate doc id {dup!r} in the corpus.")
 
 
 def _doc_rank(doc_ids: Sequence[str]) -> np.ndarray:
@@ -195,9 +196,9 @@ class _Indexed:
         >>> run = bm25.search(["q1", "q2"], ["delete bucket", "list users"], 10)  # doctest: +SKIP
         """
         if len(query_ids) != len(queries):
-            raise ValueError(f"{len(query_ids)} query ids but {len(queries)} queries.")
+            raise RetrievalError(f"{len(query_ids)} query ids but {len(queries)} queries.")
         if len(set(query_ids)) != len(query_ids):
-            raise ValueError("Duplicate query ids.")
+            raise RetrievalError("Duplicate query ids.")
         return self.rank(list(queries), top_k).to_run(list(query_ids), name=self.name)
 
     def __repr__(self) -> str:
@@ -244,9 +245,9 @@ class BM25Retriever(_Indexed):
         variant = variant.lower().replace("-", "").removeprefix("bm25") or "okapi"
         variant = {"okapi": "okapi", "l": "bm25l", "plus": "bm25plus"}.get(variant, variant)
         if variant not in BM25_VARIANTS:
-            raise ValueError(f"Unknown BM25 variant; choose one of {', '.join(BM25_VARIANTS)}.")
+            raise RetrievalError(f"Unknown BM25 variant; choose one of {', '.join(BM25_VARIANTS)}.")
         if min_idf <= 0:
-            raise ValueError("min_idf must be > 0.")
+            raise RetrievalError("min_idf must be > 0.")
         self.variant, self.k1, self.b, self.epsilon = variant, k1, b, epsilon
         self.delta = delta if delta is not None else (1.0 if variant == "bm25plus" else 0.5)
         self.min_idf, self.tokenizer, self.batch_size = min_idf, tokenizer, batch_size
@@ -267,7 +268,7 @@ class BM25Retriever(_Indexed):
         _check_index_input(doc_ids, passages)
         tokens = [self.tokenizer(p) for p in tqdm(passages, desc="tokenize", disable=None)]
         if not any(tokens):
-            raise ValueError("Every passage is empty after tokenization; nothing to index.")
+            raise RetrievalError("Every passage is empty after tokenization; nothing to index.")
         if self.variant == "okapi":
             model = BM25Okapi(tokens, k1=self.k1, b=self.b, epsilon=self.epsilon)
             self._floor_okapi_idf(model)
@@ -400,7 +401,7 @@ DENSE_INDEXES = ("flat", "hnsw", "ivf")
 
 
 class DenseRetriever(_Indexed):
-    """Bi-encoder retrieval with faiss over L2-normalised embeddings (inner product = cosine).
+    """Bi-encoder retrieval with faiss over L2-normalized embeddings (inner product = cosine).
 
     ``index="flat"`` is exact (``IndexFlatIP``); ``"hnsw"`` (``IndexHNSWFlat``, ``hnsw_m``,
     ``ef_search``) and ``"ivf"`` (``IndexIVFFlat``, ``nlist`` default ~sqrt(n), ``nprobe``) are
@@ -425,7 +426,7 @@ class DenseRetriever(_Indexed):
         name: str | None = None,
     ):
         if index not in DENSE_INDEXES:
-            raise ValueError(f"Unknown faiss index {index!r}; choose one of {DENSE_INDEXES}.")
+            raise RetrievalError(f"Unknown faiss index {index!r}; choose one of {DENSE_INDEXES}.")
         if isinstance(encoder, str):
             from hardneg_kit.models import load_encoder
 
@@ -468,7 +469,7 @@ class DenseRetriever(_Indexed):
         return index
 
     def encode(self, queries: list[str]) -> np.ndarray:
-        """Query embeddings (cached), ``(n_queries, dim)`` float32, L2-normalised."""
+        """Query embeddings (cached), ``(n_queries, dim)`` float32, L2-normalized."""
         from hardneg_kit.embeddings import embed_queries
 
         return embed_queries(self.encoder, list(queries), self.batch_size, self.cache)
@@ -503,7 +504,38 @@ class DenseRetriever(_Indexed):
 
 # --------------------------------------------------------------------------- fusion
 
+#: the kit's fusion names -> ranx ``fuse`` methods. CombSUM is ranx ``sum`` over ``norm``-ed
+#: scores (min-max by default): the same numbers as ``wsum`` with equal weights of 1.
 FUSION_METHODS = {"rrf": "rrf", "combsum": "sum", "combmnz": "mnz"}
+
+
+def fuse_runs(
+    runs: Sequence[Run],
+    method: str = "rrf",
+    norm: str | None = "min-max",
+    params: dict | None = None,
+    name: str | None = None,
+) -> Run:
+    """Fuse runs (same query ids) with ranx ``fuse``: the kit's one implementation of fusion.
+
+    Args:
+        runs: the runs to fuse.
+        method: ``"rrf"`` (reciprocal rank fusion, ``k=60``), ``"combsum"``, ``"combmnz"``, or
+            any other ranx method name (passed through).
+        norm: ranx's score normalization before fusing (``"min-max"``, ``"max"``, ``"zmuv"``,
+            ``None`` ...); rank-based methods such as RRF do not depend on it.
+        params: the method's parameters (``{"k": 60}`` for RRF).
+        name: the fused run's name (default: ranx's).
+
+    Example:
+        >>> fused = fuse_runs([bm25_run, dense_run], method="combsum")  # doctest: +SKIP
+    """
+    from ranx import fuse
+
+    fused = fuse(list(runs), norm=norm, method=FUSION_METHODS.get(method, method), params=params)
+    if name is not None:
+        fused.name = name
+    return fused
 
 
 class FusionRetriever(_Indexed):
@@ -511,9 +543,9 @@ class FusionRetriever(_Indexed):
 
     ``method`` is ``"rrf"`` (reciprocal rank fusion; ``params={"k": 60}``), ``"combsum"`` or
     ``"combmnz"`` (any other ranx method name passes through); ``norm`` is ranx's score
-    normalisation (``"min-max"``, ``"max"``, ``"sum"``, ``"zmuv"``, ...). Each retriever searches
+    normalization (``"min-max"``, ``"max"``, ``"sum"``, ``"zmuv"``, ...). Each retriever searches
     ``depth`` passages per query (default ``top_k``); the fused list is cut to ``top_k``.
-    With min-max, a retriever's lowest hit for a query normalises to 0.
+    With min-max, a retriever's lowest hit for a query normalizes to 0.
 
     >>> fused = FusionRetriever([BM25Retriever(), DenseRetriever("minilm-l6")])  # doctest: +SKIP
     """
@@ -528,7 +560,7 @@ class FusionRetriever(_Indexed):
         name: str | None = None,
     ):
         if len(retrievers) < 2:
-            raise ValueError("Fusion needs at least two retrievers.")
+            raise RetrievalError("Fusion needs at least two retrievers.")
         self.retrievers = list(retrievers)
         self.method, self.norm, self.params, self.depth = method, norm, params, depth
         self.name = name or f"{method}(" + "+".join(r.name for r in self.retrievers) + ")"
@@ -545,12 +577,7 @@ class FusionRetriever(_Indexed):
 
     def fuse_runs(self, runs: Sequence[Run]) -> Run:
         """Fuse already computed runs (same query ids) with this retriever's method and norm."""
-        from ranx import fuse
-
-        method = FUSION_METHODS.get(self.method, self.method)
-        fused = fuse(list(runs), norm=self.norm, method=method, params=self.params)
-        fused.name = self.name
-        return fused
+        return fuse_runs(runs, self.method, self.norm, self.params, name=self.name)
 
     def rank(self, queries: list[str], top_k: int = 100) -> Ranking:
         """Fuse the members' top-``depth`` lists; the ``top_k`` best, ties by doc id."""
@@ -591,13 +618,15 @@ def make_retriever(spec: str, **kwargs: Any) -> Retriever:
     if spec.startswith("fusion:"):
         parts = [p.strip() for p in spec.removeprefix("fusion:").split("+")]
         if len(parts) < 2 or not all(parts) or any(p.startswith("fusion:") for p in parts):
-            raise ValueError(f"Unknown retriever spec {spec!r}; valid forms: {RETRIEVER_FORMS}.")
+            raise RetrievalError(
+                f"Unknown retriever spec {spec!r}; valid forms: {RETRIEVER_FORMS}."
+            )
         return FusionRetriever([make_retriever(p) for p in parts], **kwargs)
     if spec.startswith("dense:") and spec.removeprefix("dense:").strip():
         return DenseRetriever(spec.removeprefix("dense:").strip(), **kwargs)
     if spec in ("bm25", "bm25okapi", "bm25l", "bm25plus"):
         return BM25Retriever(variant=spec, **kwargs)
-    raise ValueError(f"Unknown retriever spec {spec!r}; valid forms: {RETRIEVER_FORMS}.")
+    raise RetrievalError(f"Unknown retriever spec {spec!r}; valid forms: {RETRIEVER_FORMS}.")
 
 
 def break_ties(run: Run, name: str | None = None) -> Run:
@@ -674,7 +703,7 @@ def write_trec(run: Run, path: str | Path, tag: str | None = None) -> Path:
     for qid in run.keys():
         bad = next((x for x in (qid, *run[qid]) if space.search(x)), None)
         if bad is not None:
-            raise ValueError(f"Id {bad!r} contains whitespace; TREC files cannot hold it.")
+            raise RetrievalError(f"Id {bad!r} contains whitespace; TREC files cannot hold it.")
     untied = break_ties(run, name=tag)  # ranx writes "{score}": repr, no digits lost
     with atomic_path(path) as tmp:
         untied.save(str(tmp), kind="trec")
@@ -703,13 +732,13 @@ def read_trec(path: str | Path, name: str | None = None) -> Run:
             try:
                 plain.write_bytes(gzip.decompress(path.read_bytes()))
             except (OSError, EOFError) as exc:
-                raise ValueError(f"{path} is not a readable gzip file: {exc}") from None
+                raise RetrievalError(f"{path} is not a readable gzip file: {exc}") from None
             return read_trec(plain, name=name)
     try:
         return Run.from_file(str(path), kind="trec", name=name)
     except ValueError as exc:
         msg = f"{path} is not a TREC run file (qid Q0 docid rank score tag): {exc}"
-        raise ValueError(msg) from None
+        raise RetrievalError(msg) from None
 
 
 def run_retrievers(

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from hardneg_kit.errors import EvaluationError
 from hardneg_kit.evaluation import complete_run
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def per_query(qrels: Qrels, runs: Mapping[int, Run], metric: str) -> pd.Series:
 def _per_query_table(qrels: Qrels, runs: Mapping[int, Run], metrics: Sequence[str]) -> pd.DataFrame:
     """Queries x metrics, each value averaged over the seeds' runs."""
     if not runs:
-        raise ValueError("No runs given: per-query values need at least one seed's run.")
+        raise EvaluationError("No runs given: per-query values need at least one seed's run.")
     tables = [_seed_table(qrels, run, metrics) for run in runs.values()]
     return sum(tables[1:], tables[0]) / len(tables)
 
@@ -84,7 +85,7 @@ def _seed_table(qrels: Qrels, run: Run, metrics: Sequence[str]) -> pd.DataFrame:
     from ranx import evaluate
 
     if len(qrels.keys()) == 0:
-        raise ValueError("The qrels hold no queries; nothing to evaluate.")
+        raise EvaluationError("The qrels hold no queries; nothing to evaluate.")
     metrics = list(dict.fromkeys(metrics))
     run = complete_run(run, qrels)
     # ranx 0.3.21 raises KeyError for one "<metric>@k" with return_mean=False: ask for two
@@ -145,11 +146,11 @@ def bootstrap_ci(
     """
     diff = np.asarray(diff, dtype=float)
     if diff.ndim != 1 or diff.size == 0:
-        raise ValueError(f"bootstrap_ci needs a non-empty 1-D array, got shape {diff.shape}.")
+        raise EvaluationError(f"bootstrap_ci needs a non-empty 1-D array, got shape {diff.shape}.")
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}.")
+        raise EvaluationError(f"confidence must lie in (0, 1), got {confidence}.")
     if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}.")
+        raise EvaluationError(f"n_resamples must be at least 1, got {n_resamples}.")
     rng = np.random.default_rng(seed)
     n = diff.size
     chunk = max(1, _BOOTSTRAP_CELLS // n)
@@ -241,15 +242,15 @@ def paired_test(
 
 def _check_same_queries(baseline: pd.Series, contender: pd.Series) -> None:
     if len(baseline) == 0 or len(contender) == 0:
-        raise ValueError("paired_test needs at least one query in each Series.")
+        raise EvaluationError("paired_test needs at least one query in each Series.")
     for label, series in (("baseline", baseline), ("contender", contender)):
         if series.index.has_duplicates:
             dup = sorted(map(str, series.index[series.index.duplicated()].unique()))
-            raise ValueError(f"Duplicated query ids in the {label}: {_few(dup)}.")
+            raise EvaluationError(f"Duplicated query ids in the {label}: {_few(dup)}.")
     only_base = sorted(map(str, baseline.index.difference(contender.index)))
     only_other = sorted(map(str, contender.index.difference(baseline.index)))
     if only_base or only_other:
-        raise ValueError(
+        raise EvaluationError(
             f"The query ids differ: missing from the contender: {_few(only_base)}; "
             f"missing from the baseline: {_few(only_other)}."
         )
@@ -320,11 +321,13 @@ def _contenders(
     runs: Mapping[str, Mapping[int, Run]], baseline: str, contenders: Sequence[str] | None
 ) -> list[str]:
     if baseline not in runs:
-        raise ValueError(f"Baseline {baseline!r} is not among the runs: {', '.join(runs)}.")
+        raise EvaluationError(f"Baseline {baseline!r} is not among the runs: {', '.join(runs)}.")
     names = [n for n in (runs if contenders is None else contenders) if n != baseline]
     unknown = [n for n in names if n not in runs]
     if unknown:
-        raise ValueError(f"Unknown contenders {', '.join(map(repr, unknown))}: not in the runs.")
+        raise EvaluationError(
+            f"Unknown contenders {', '.join(map(repr, unknown))}: not in the runs."
+        )
     return list(dict.fromkeys(names))
 
 
@@ -359,7 +362,7 @@ def seed_summary(
         (0.5, 0.7071, 2)
     """
     if not runs_by_seed:
-        raise ValueError("No runs given: a seed summary needs at least one seed's run.")
+        raise EvaluationError("No runs given: a seed summary needs at least one seed's run.")
     metrics = list(dict.fromkeys(metrics))
     means = pd.DataFrame([_seed_table(qrels, r, metrics).mean() for r in runs_by_seed.values()])
     out: dict[str, float | int] = {}

@@ -22,13 +22,13 @@ positive (in ``labeled-pair``: the passage; in ``labeled-list``: the list of pas
 A ``scores`` column (``output_scores=True``) is ignored.
 
 Equal budgets: an *example* is one row of the mined dataset (one query, its positive and its
-negatives). :func:`equalise` gives every contender the same number of rows and
-:func:`budget_steps` the same number of optimiser steps; ``batch_size`` counts rows for every loss
+negatives). :func:`equalize` gives every contender the same number of rows and
+:func:`budget_steps` the same number of optimizer steps; ``batch_size`` counts rows for every loss
 (``bce`` expands each row into 1 + k pairs, so its pair batch is ``batch_size * (1 + k)``).
 
 Example:
-    >>> from hardneg_kit.training import equalise, train_cross_encoder
-    >>> train = equalise(mined_triplets, 512, seed=0)  # doctest: +SKIP
+    >>> from hardneg_kit.training import equalize, train_cross_encoder
+    >>> train = equalize(mined_triplets, 512, seed=0)  # doctest: +SKIP
     >>> result = train_cross_encoder(train, "triplet", "runs/s0", num_layers=2)  # doctest: +SKIP
     >>> result.steps, result.loss_curve[-1]  # doctest: +SKIP
     (32, (32, 0.41))
@@ -50,6 +50,7 @@ import numpy as np
 from datasets import Dataset
 
 from hardneg_kit.cache import atomic_path
+from hardneg_kit.errors import TrainingError
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ ACCEPTED_FORMATS: dict[str, tuple[str, ...]] = {
     "mnrl": ("pair", "triplet", "n-tuple"),
     "triplet": ("triplet", "n-tuple"),
 }
-#: parameter names of the head that :func:`hardneg_kit.models.cross_encoder_start` initialises
+#: parameter names of the head that :func:`hardneg_kit.models.cross_encoder_start` initializes
 HEAD_PARAMETERS = r"(^|\.)(pooler|classifier)\.|(^|\.)\d+\.linear\."
 _NEGATIVE = re.compile(r"negative(?:_(\d+))?")
 _IGNORED = ("scores",)
@@ -92,7 +93,7 @@ def dataset_columns(dataset: Dataset) -> DatasetColumns:
     'triplet'
 
     Raises:
-        ValueError: when the columns fit none of the formats.
+        TrainingError: when the columns fit none of the formats.
     """
     cols = list(dataset.column_names)
     negatives = sorted(
@@ -102,19 +103,21 @@ def dataset_columns(dataset: Dataset) -> DatasetColumns:
     label = next((c for c in ("label", "labels") if c in cols), None)
     texts = [c for c in cols if c not in negatives and c != label and c not in _IGNORED]
     if "score" in texts and label is None:
-        raise ValueError(
+        raise TrainingError(
             f"Dataset columns {cols}: a 'score' column without 'label' holds retriever "
             "similarities (mine_hard_negatives(output_scores=True)), not relevance labels; "
             "mine with output_scores=False or add a 0/1 'label' column."
         )
     if len(texts) != 2:
-        raise ValueError(
+        raise TrainingError(
             f"Dataset columns {cols}: expected two text columns (anchor, positive) plus "
             "'negative', 'negative_1..k', 'label' or 'labels' (the mine_hard_negatives formats)."
         )
     anchor, positive = texts
     if label is not None and negatives:
-        raise ValueError(f"Dataset columns {cols}: both negatives and {label!r}; pick one format.")
+        raise TrainingError(
+            f"Dataset columns {cols}: both negatives and {label!r}; pick one format."
+        )
     if label == "labels":
         fmt = "labeled-list"
     elif label == "label":
@@ -123,7 +126,7 @@ def dataset_columns(dataset: Dataset) -> DatasetColumns:
         fmt = "triplet"
     elif negatives:
         if "negative" in negatives:
-            raise ValueError(f"Dataset columns {cols}: mixes 'negative' and 'negative_i'.")
+            raise TrainingError(f"Dataset columns {cols}: mixes 'negative' and 'negative_i'.")
         fmt = "n-tuple"
     else:
         fmt = "pair"
@@ -147,7 +150,7 @@ def as_labeled_pairs(dataset: Dataset) -> Dataset:
     """
     spec = dataset_columns(dataset)
     if spec.format == "pair":
-        raise ValueError("A (query, positive) dataset has no negatives to label 0: mine some.")
+        raise TrainingError("A (query, positive) dataset has no negatives to label 0: mine some.")
     out: dict[str, list] = {"query": [], "passage": [], "label": []}
     if spec.format == "labeled-pair":
         out["query"] = list(dataset[spec.anchor])
@@ -174,7 +177,7 @@ def as_tuples(dataset: Dataset) -> Dataset:
     """Pairs, triplets or n-tuples -> columns (anchor, positive[, negative_1..k]) in that order."""
     spec = dataset_columns(dataset)
     if spec.format not in ("pair", "triplet", "n-tuple"):
-        raise ValueError(f"Expected pairs, triplets or n-tuples, got a {spec.format} dataset.")
+        raise TrainingError(f"Expected pairs, triplets or n-tuples, got a {spec.format} dataset.")
     columns = {"anchor": dataset[spec.anchor], "positive": dataset[spec.positive]}
     for i, col in enumerate(spec.negatives, start=1):
         columns[f"negative_{i}"] = dataset[col]
@@ -190,7 +193,7 @@ def _prepare(dataset: Dataset, loss: str, what: str) -> tuple[Dataset, int]:
             "labeled-pair": "mine with output_format='triplet' or 'n-tuple', or use loss='bce'",
             "labeled-list": "mine with output_format='n-tuple', or use loss='bce'",
         }.get(spec.format, "")
-        raise ValueError(
+        raise TrainingError(
             f"loss={loss!r} cannot train on the {what} dataset: its columns "
             f"{dataset.column_names} form a {spec.format!r} dataset, and {loss!r} accepts "
             f"{', '.join(ACCEPTED_FORMATS[loss])}. {hint}".rstrip()
@@ -204,32 +207,36 @@ def _prepare(dataset: Dataset, loss: str, what: str) -> tuple[Dataset, int]:
 # --------------------------------------------------------------------------- equal budgets
 
 
-def equalise(dataset: Dataset, num_examples: int, seed: int = 0) -> Dataset:
+def equalize(dataset: Dataset, num_examples: int, seed: int = 0) -> Dataset:
     """Exactly ``num_examples`` rows of ``dataset``, chosen deterministically from ``seed``.
 
     Larger datasets are sampled without replacement (rows keep their original order); smaller
     ones are repeated whole as often as they fit and topped up with a sample (a warning is logged).
 
     >>> ds = Dataset.from_dict({"q": list("abcdef"), "p": list("ABCDEF")})
-    >>> len(equalise(ds, 4, seed=0)), equalise(ds, 4, seed=0)["q"] == equalise(ds, 4, seed=0)["q"]
+    >>> len(equalize(ds, 4, seed=0)), equalize(ds, 4, seed=0)["q"] == equalize(ds, 4, seed=0)["q"]
     (4, True)
     """
     n = len(dataset)
     if num_examples < 1:
-        raise ValueError(f"num_examples must be >= 1, got {num_examples}.")
+        raise TrainingError(f"num_examples must be >= 1, got {num_examples}.")
     if n == 0:
-        raise ValueError("Cannot equalise an empty dataset.")
+        raise TrainingError("Cannot equalize an empty dataset.")
     rng = np.random.default_rng(seed)
     if num_examples <= n:
         idx = np.sort(rng.choice(n, size=num_examples, replace=False))
     else:
         reps, rest = divmod(num_examples, n)
         logger.warning(
-            "equalise: only %d rows for %d examples; repeating the data %d time(s) plus %d rows.",
+            "equalize: only %d rows for %d examples; repeating the data %d time(s) plus %d rows.",
             n, num_examples, reps, rest,
         )
         idx = np.concatenate([np.tile(np.arange(n), reps), np.sort(rng.choice(n, rest, False))])
     return dataset.select(idx.tolist())
+
+
+#: the old spelling, kept for notebooks and user code
+equalise = equalize
 
 
 def budget_steps(num_examples: int, batch_size: int, epochs: int = 1) -> int:
@@ -265,11 +272,11 @@ class TrainResult:
     dataset_format: str
     eval_loss: float | None = None
     config: dict[str, Any] = field(default_factory=dict)
-    #: the trained model, in memory (not serialised)
+    #: the trained model, in memory (not serialized)
     model: Any = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (without the model)."""
+        """A JSON-serializable dict (without the model)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         out["output_dir"] = str(self.output_dir)
         out["loss_curve"] = [list(p) for p in self.loss_curve]
@@ -375,12 +382,12 @@ def train_cross_encoder(
         batch_size: dataset rows per step (``bce`` scores ``batch_size * (1 + k)`` pairs).
         learning_rate, warmup_ratio: AdamW with linear warm-up over that fraction of the steps,
             then linear decay.
-        head_learning_rate: a separate rate for the freshly initialised head (the BERT pooler and
+        head_learning_rate: a separate rate for the freshly initialized head (the BERT pooler and
             the classifier), e.g. ``1e-3``. The packaged backbone was trained with mean pooling,
             so its [CLS] vector is nearly the same for every pair and a fresh head learns very
             slowly at 2e-5: on a CPU budget of tens of steps, raise this (and ``learning_rate``).
         seed: seeds the head, dropout, the data order and MNRL's in-batch sampling.
-        max_steps: exact number of optimiser steps (cycles through the data as needed); use
+        max_steps: exact number of optimizer steps (cycles through the data as needed); use
             :func:`budget_steps` to give every contender the same budget.
         margin: the triplet loss margin (on raw logits).
         in_batch_negatives: ``mnrl`` only: other rows' passages sampled as extra negatives per
@@ -391,61 +398,127 @@ def train_cross_encoder(
         num_threads: torch CPU threads while training (restored afterwards); on a busy shared
             machine 1 thread can be 2-3x faster than oversubscribed cores.
         log_extra: facts about the data to keep in the log's ``config`` (e.g. the number of
-            unique rows before :func:`equalise` repeated them).
+            unique rows before :func:`equalize` repeated them).
 
     Returns:
         :class:`TrainResult`, with the trained model in ``result.model``.
 
     Raises:
-        ValueError: unknown loss, or a dataset whose columns do not fit the loss.
+        TrainingError: unknown loss, or a dataset whose columns do not fit the loss.
 
     >>> result = train_cross_encoder(triplets, "triplet", "runs/x", num_layers=2)  # doctest: +SKIP
     >>> result.loss_curve[:2]  # doctest: +SKIP
     [(1, 1.02), (10, 0.87)]
     """
+    _check_options(loss, warmup_ratio, max_steps)
+    fmt, train, per_row, evaluation = _training_data(train_dataset, eval_dataset, loss)
+    import torch
+
+    from hardneg_kit.models import cross_encoder_start
+
+    output_dir = Path(output_dir)
+    config = _training_config(
+        dict(loss=loss, base=base, num_layers=num_layers, max_length=max_length, epochs=epochs,
+             batch_size=batch_size, learning_rate=learning_rate,
+             head_learning_rate=head_learning_rate, warmup_ratio=warmup_ratio, seed=seed,
+             max_steps=max_steps, margin=margin, in_batch_negatives=in_batch_negatives,
+             log_every=log_every, train_rows_input=len(train_dataset)),
+        log_extra, num_threads or torch.get_num_threads(),
+    )
+    model = cross_encoder_start(base, num_layers=num_layers, max_length=max_length, seed=seed)
+    loss_fn = _make_loss(loss, model, margin, in_batch_negatives)
+    counter = _PairCounter(loss, in_batch_negatives)
+    hook = loss_fn.register_forward_pre_hook(counter, with_kwargs=True)
+    trainer = _build_trainer(
+        model, loss_fn, train, evaluation, output_dir, device_batch=batch_size * per_row,
+        epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
+        head_learning_rate=head_learning_rate, warmup_ratio=warmup_ratio, seed=seed,
+        log_every=log_every, show_progress_bar=show_progress_bar,
+    )
+    logger.info(
+        "Training %s on %d rows (%s, %d pairs/row) for %s, batch %d",
+        loss, len(train_dataset), fmt, per_row,
+        f"{max_steps} steps" if max_steps else f"{epochs} epoch(s)", batch_size,
+    )
+    wall, eval_loss = _run(trainer, hook, evaluation is not None, num_threads)
+    curve = [
+        (int(e["step"]), float(e["loss"])) for e in trainer.state.log_history if "loss" in e
+    ]
+    model.save_pretrained(str(output_dir))
+    result = TrainResult(
+        output_dir=output_dir,
+        loss=loss,
+        loss_curve=curve,
+        wall_time_s=round(wall, 3),
+        steps=int(trainer.state.global_step),
+        examples_seen=counter.rows / per_row,
+        pairs_seen=counter.pairs,
+        pairs_per_s=round(counter.pairs / wall, 3) if wall > 0 else float("nan"),
+        train_rows=len(train_dataset),
+        dataset_format=fmt,
+        eval_loss=eval_loss,
+        config=config,
+        model=model,
+    )
+    _write_log(result, wall)
+    return result
+
+
+def _check_options(loss: str, warmup_ratio: float, max_steps: int | None) -> None:
+    """Refuse an unknown loss, a warm-up outside [0, 1) or ``max_steps < 1`` before any work."""
     if loss not in LOSSES:
-        raise ValueError(f"Unknown loss {loss!r}; choose one of {', '.join(LOSSES)}.")
+        raise TrainingError(f"Unknown loss {loss!r}; choose one of {', '.join(LOSSES)}.")
     if not 0 <= warmup_ratio < 1:
-        raise ValueError(f"warmup_ratio must be in [0, 1), got {warmup_ratio}.")
+        raise TrainingError(f"warmup_ratio must be in [0, 1), got {warmup_ratio}.")
     if max_steps is not None and max_steps < 1:
-        raise ValueError(f"max_steps must be >= 1 or None, got {max_steps}.")
+        raise TrainingError(f"max_steps must be >= 1 or None, got {max_steps}.")
+
+
+def _training_data(
+    train_dataset: Dataset, eval_dataset: Dataset | None, loss: str
+) -> tuple[str, Dataset, int, Dataset | None]:
+    """Prepare data: (input format, training rows for ``loss``, pairs per row, eval rows)."""
     fmt = dataset_format(train_dataset)
     train, per_row = _prepare(train_dataset, loss, "training")
     evaluation = _prepare(eval_dataset, loss, "evaluation")[0] if eval_dataset is not None else None
     if len(train) == 0:
-        raise ValueError("The training dataset is empty.")
+        raise TrainingError("The training dataset is empty.")
+    return fmt, train, per_row, evaluation
 
+
+def _training_config(
+    settings: dict[str, Any], log_extra: Mapping[str, Any] | None, threads: int
+) -> dict[str, Any]:
+    """What ``training_log.json`` records as ``config``: the settings, facts, threads, versions."""
     import sentence_transformers
     import torch
     import transformers
-    from sentence_transformers.cross_encoder import (
-        CrossEncoderTrainer,
-        CrossEncoderTrainingArguments,
-    )
 
-    from hardneg_kit.models import cross_encoder_device, cross_encoder_start
-
-    output_dir = Path(output_dir)
-    config = {
-        "loss": loss, "base": base, "num_layers": num_layers, "max_length": max_length,
-        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-        "head_learning_rate": head_learning_rate, "warmup_ratio": warmup_ratio, "seed": seed,
-        "max_steps": max_steps, "margin": margin, "in_batch_negatives": in_batch_negatives,
-        "log_every": log_every,
-        "train_rows_input": len(train_dataset),
+    return {
+        **settings,
         **dict(log_extra or {}),
-        "torch_threads": num_threads or torch.get_num_threads(),
+        "torch_threads": threads,
         "versions": {
             "sentence-transformers": sentence_transformers.__version__,
             "transformers": transformers.__version__, "torch": torch.__version__,
         },
     }
-    model = cross_encoder_start(base, num_layers=num_layers, max_length=max_length, seed=seed)
-    loss_fn = _make_loss(loss, model, margin, in_batch_negatives)
-    counter = _PairCounter(loss, in_batch_negatives)
-    hook = loss_fn.register_forward_pre_hook(counter, with_kwargs=True)
 
-    device_batch = batch_size * per_row
+
+def _build_trainer(
+    model, loss_fn, train: Dataset, evaluation: Dataset | None, output_dir: Path, *,
+    device_batch: int, epochs: int, max_steps: int | None, learning_rate: float,
+    head_learning_rate: float | None, warmup_ratio: float, seed: int, log_every: int,
+    show_progress_bar: bool,
+):
+    """Build trainer: a ``CrossEncoderTrainer`` logging each ``log_every`` steps, saving nothing."""
+    from sentence_transformers.cross_encoder import (
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+
+    from hardneg_kit.models import cross_encoder_device
+
     args = CrossEncoderTrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=epochs,
@@ -473,11 +546,13 @@ def train_cross_encoder(
         callbacks=[_log_callback()],
     )
     _quiet_progress(trainer)
-    logger.info(
-        "Training %s on %d rows (%s, %d pairs/row) for %s, batch %d",
-        loss, len(train_dataset), fmt, per_row,
-        f"{max_steps} steps" if max_steps else f"{epochs} epoch(s)", batch_size,
-    )
+    return trainer
+
+
+def _run(trainer, hook, evaluate: bool, num_threads: int | None) -> tuple[float, float | None]:
+    """Run: train with ``num_threads`` torch threads (restored after); (seconds, eval loss)."""
+    import torch
+
     threads = torch.get_num_threads()
     if num_threads:
         torch.set_num_threads(num_threads)
@@ -486,36 +561,21 @@ def train_cross_encoder(
         trainer.train()
         wall = time.perf_counter() - start
         hook.remove()
-        eval_loss = float(trainer.evaluate()["eval_loss"]) if evaluation is not None else None
+        eval_loss = float(trainer.evaluate()["eval_loss"]) if evaluate else None
     finally:
         torch.set_num_threads(threads)
+    return wall, eval_loss
 
-    curve = [
-        (int(e["step"]), float(e["loss"])) for e in trainer.state.log_history if "loss" in e
-    ]
-    model.save_pretrained(str(output_dir))
-    result = TrainResult(
-        output_dir=output_dir,
-        loss=loss,
-        loss_curve=curve,
-        wall_time_s=round(wall, 3),
-        steps=int(trainer.state.global_step),
-        examples_seen=counter.rows / per_row,
-        pairs_seen=counter.pairs,
-        pairs_per_s=round(counter.pairs / wall, 3) if wall > 0 else float("nan"),
-        train_rows=len(train_dataset),
-        dataset_format=fmt,
-        eval_loss=eval_loss,
-        config=config,
-        model=model,
-    )
-    with atomic_path(output_dir / "training_log.json") as tmp:
+
+def _write_log(result: TrainResult, wall: float) -> None:
+    """Log: ``training_log.json`` written last (atomically: its presence marks a finished run)."""
+    with atomic_path(result.output_dir / "training_log.json") as tmp:
         tmp.write_text(json.dumps(result.to_json(), indent=2))
     logger.info(
         "Trained %s: %d steps, %.0f examples, %.1f s (%.1f pairs/s) -> %s",
-        loss, result.steps, result.examples_seen, wall, result.pairs_per_s, output_dir,
+        result.loss, result.steps, result.examples_seen, wall, result.pairs_per_s,
+        result.output_dir,
     )
-    return result
 
 
 # --------------------------------------------------------------------------- scoring
@@ -607,7 +667,7 @@ def rerank(
     from ranx import Run
 
     if depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}.")
+        raise TrainingError(f"depth must be >= 1, got {depth}.")
     cand = candidates.to_dict() if isinstance(candidates, Run) else candidates
     qids = [q for q in queries if cand.get(q)]
     if len(qids) < len(queries):

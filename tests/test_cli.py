@@ -184,3 +184,53 @@ def test_mined_file_and_its_record_are_readable_by_others(tmp_path, capsys):
         os.umask(old)
     for path in (out, Path(f"{out}.meta.json")):
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize(
+    ("error", "one_line"),
+    [
+        (corpus.DataError("bad qrels line 3"), True),
+        (FileNotFoundError("no such file: x.jsonl"), True),
+        (ValueError("a bug inside numpy"), False),
+        (TypeError("a bug of ours"), False),
+    ],
+)
+def test_main_prints_only_the_kits_errors_and_file_errors(monkeypatch, capsys, error, one_line):
+    from hardneg_kit import cli_demo
+    from hardneg_kit.errors import HardnegError
+
+    def handler(args):
+        raise error
+
+    monkeypatch.setattr(cli_demo, "register", _register_with(handler))
+    if one_line:
+        assert cli.main(["demo", "--profile", "smoke"]) == 2
+        assert capsys.readouterr().err == f"error: {error}\n"
+    else:
+        with pytest.raises(type(error)):
+            cli.main(["demo", "--profile", "smoke"])
+    assert issubclass(corpus.DataError, HardnegError) and issubclass(HardnegError, ValueError)
+
+
+def _register_with(handler):
+    def register(subparsers):
+        p = subparsers.add_parser("demo")
+        p.add_argument("--profile")
+        p.set_defaults(handler=handler)
+
+    return register
+
+
+def test_profile_is_resolved_without_touching_the_environment(monkeypatch):
+    from hardneg_kit import cli_demo
+
+    seen = {}
+
+    def handler(args):
+        seen["profile"] = args.profile
+        return 0
+
+    monkeypatch.delenv("HARDNEG_PROFILE", raising=False)
+    monkeypatch.setattr(cli_demo, "register", _register_with(handler))
+    assert cli.main(["demo", "--profile", "smoke"]) == 0
+    assert seen["profile"] == "smoke" and "HARDNEG_PROFILE" not in os.environ

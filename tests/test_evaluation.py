@@ -9,7 +9,7 @@ import pytest
 from ranx import Qrels, Run
 
 from hardneg_kit.evaluation import (
-    METRICS,
+    RETRIEVAL_METRICS,
     compare_runs,
     complete_run,
     evaluate_runs,
@@ -48,7 +48,7 @@ def _expected() -> dict[str, float]:
 def test_metrics_match_hand_computed_values_and_count_missing_queries_as_misses():
     warm_up_ranx()
     table = evaluate_runs(Qrels(QRELS), {"toy": Run(RUN, name="toy")})
-    assert list(table.columns) == METRICS and list(table.index) == ["toy"]
+    assert list(table.columns) == RETRIEVAL_METRICS and list(table.index) == ["toy"]
     for metric, value in _expected().items():
         assert table.loc["toy", metric] == pytest.approx(value), metric
 

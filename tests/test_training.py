@@ -18,7 +18,7 @@ from hardneg_kit.training import (
     as_labeled_pairs,
     budget_steps,
     dataset_columns,
-    equalise,
+    equalize,
     rerank,
     score_pairs,
     train_cross_encoder,
@@ -171,15 +171,15 @@ def test_triplet_loss_matches_the_hinge_by_hand():
 
 def test_equalise_gives_exactly_n_rows_deterministically():
     data = triplets()
-    a, b = equalise(data, 10, seed=1), equalise(data, 10, seed=1)
+    a, b = equalize(data, 10, seed=1), equalize(data, 10, seed=1)
     assert len(a) == 10 and a["query"] == b["query"]
-    assert equalise(data, 10, seed=2)["query"] != a["query"]
+    assert equalize(data, 10, seed=2)["query"] != a["query"]
     assert len(set(a["query"])) == 10  # no repeats when there is enough data
-    up = equalise(data, 40, seed=0)
-    assert len(up) == 40 and up["query"] == equalise(data, 40, seed=0)["query"]
+    up = equalize(data, 40, seed=0)
+    assert len(up) == 40 and up["query"] == equalize(data, 40, seed=0)["query"]
     assert budget_steps(40, 16) == 3 and budget_steps(32, 16, epochs=2) == 4
     with pytest.raises(ValueError):
-        equalise(data, 0)
+        equalize(data, 0)
 
 
 # --------------------------------------------------------------------------- re-ranking

@@ -39,10 +39,8 @@ Run: ``PYTHONPATH=. python -m hardneg_kit.build.azure_cli --source azure_cli-*.w
 
 from __future__ import annotations
 
-import argparse
 import ast
 import hashlib
-import json
 import logging
 import re
 import zipfile
@@ -51,7 +49,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from hardneg_kit.build.common import qualify_ambiguous, write_beir
+from hardneg_kit.build.common import qualify_ambiguous, run_builder
 
 log = logging.getLogger(__name__)
 
@@ -535,31 +533,26 @@ def notice_text(provenance: Mapping[str, str]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--source", type=Path, required=True, help="the azure-cli wheel")
-    parser.add_argument("--output", type=Path, required=True, help="e.g. data/azure-cli")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    sources, licence, provenance = read_wheel(args.source)
+def _read(source: Path) -> tuple[dict, str, dict]:
+    sources, licence, provenance = read_wheel(source)
     log.info(
         "read %d help files, %d files with AAZ classes, %d commands.py from %s",
-        len(sources["help"]), len(sources["aaz"]), len(sources["commands"]), args.source,
+        len(sources["help"]), len(sources["aaz"]), len(sources["commands"]), source,
     )
-    corpus, queries, qrels, counts = build_dataset(
-        sources["help"], sources["aaz"], sources["commands"]
+    return sources, licence, provenance
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point (:func:`hardneg_kit.build.common.run_builder`)."""
+    return run_builder(
+        argv,
+        description=__doc__.split("\n", 1)[0],
+        source_help="the azure-cli wheel",
+        output_help="e.g. data/azure-cli",
+        read=_read,
+        build=lambda s: build_dataset(s["help"], s["aaz"], s["commands"]),
+        notice=notice_text,
     )
-    out = args.output
-    write_beir(out, corpus, queries, {"test": qrels}, gzip_corpus=None)
-    (out / "LICENSE").write_text(licence, encoding="utf-8")
-    (out / "NOTICE").write_text(notice_text(provenance), encoding="utf-8")
-    stats = {"source": provenance, "counts": counts}
-    (out / "build-stats.json").write_text(
-        json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
-    log.info("%d documents, %d queries -> %s", len(corpus), len(queries), out)
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Standard library only: the builders run in their own virtual environment.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import hashlib
 import html
@@ -12,8 +13,9 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -155,3 +157,46 @@ def write_beir(
     for split, rows in qrels.items():
         lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in rows]
         _write_text(folder / "qrels" / f"{split}.tsv", "\n".join(lines) + "\n")
+
+
+def run_builder(
+    argv: Sequence[str] | None,
+    *,
+    description: str,
+    source_help: str,
+    output_help: str,
+    read: Callable[[Path], tuple[Any, str, Mapping]],
+    build: Callable[[Any], tuple[list, list, dict, Mapping]],
+    notice: Callable[[Mapping], str],
+    ensure_ascii: bool = True,
+) -> int:
+    """The one entry point of the builders that read a downloaded source: ``--source --output``.
+
+    ``read(source) -> (sources, licence text, provenance)``; ``build(sources) -> (corpus,
+    queries, test qrels, counts)``; ``notice(provenance)`` is the NOTICE text. Writes the BEIR
+    folder, ``LICENSE``, ``NOTICE`` and ``build-stats.json`` (``ensure_ascii`` as the builder has
+    always written it, so rebuilds stay byte-identical).
+
+    Example:
+        >>> run_builder(["--source", "x.whl", "--output", "data/x"], description="x",
+        ...             source_help="wheel", output_help="folder", read=read, build=build,
+        ...             notice=notice_text)  # doctest: +SKIP
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--source", type=Path, required=True, help=source_help)
+    parser.add_argument("--output", type=Path, required=True, help=output_help)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sources, licence, provenance = read(args.source)
+    corpus, queries, qrels, counts = build(sources)
+    out = args.output
+    write_beir(out, corpus, queries, {"test": qrels}, gzip_corpus=None)
+    (out / "LICENSE").write_text(licence, encoding="utf-8")
+    (out / "NOTICE").write_text(notice(provenance), encoding="utf-8")
+    stats = {"source": provenance, "counts": counts}
+    (out / "build-stats.json").write_text(
+        json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=ensure_ascii) + "\n",
+        encoding="utf-8",
+    )
+    log.info("%d documents, %d queries -> %s", len(corpus), len(queries), out)
+    return 0

@@ -19,10 +19,8 @@ Run: ``PYTHONPATH=. python -m hardneg_kit.build.python_faq --source python3.11-d
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
-import json
 import logging
 import re
 import tarfile
@@ -32,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hardneg_kit.build.common import qualify_ambiguous, write_beir
+from hardneg_kit.build.common import qualify_ambiguous, run_builder
 
 log = logging.getLogger(__name__)
 
@@ -455,26 +453,24 @@ def notice_text(provenance: Mapping[str, str]) -> str:
     )
 
 
+def _read(source: Path) -> tuple[list, str, dict]:
+    pages, copyright_text, provenance = read_deb(source)
+    log.info("read %d rst pages from %s", len(pages), source)
+    return pages, copyright_text, provenance
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--source", type=Path, required=True, help="the python3.11-doc .deb")
-    parser.add_argument("--output", type=Path, required=True, help="e.g. data/python-faq")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    pages, copyright_text, provenance = read_deb(args.source)
-    log.info("read %d rst pages from %s", len(pages), args.source)
-    corpus, queries, qrels, counts = build_dataset(pages)
-    out = args.output
-    write_beir(out, corpus, queries, {"test": qrels}, gzip_corpus=None)
-    (out / "LICENSE").write_text(copyright_text, encoding="utf-8")
-    (out / "NOTICE").write_text(notice_text(provenance), encoding="utf-8")
-    stats = {"source": provenance, "counts": counts}
-    (out / "build-stats.json").write_text(
-        json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    """Command line entry point (:func:`hardneg_kit.build.common.run_builder`)."""
+    return run_builder(
+        argv,
+        description=__doc__.split("\n", 1)[0],
+        source_help="the python3.11-doc .deb",
+        output_help="e.g. data/python-faq",
+        read=_read,
+        build=build_dataset,
+        notice=notice_text,
+        ensure_ascii=False,
     )
-    log.info("%d documents, %d queries -> %s", len(corpus), len(queries), out)
-    return 0
 
 
 if __name__ == "__main__":

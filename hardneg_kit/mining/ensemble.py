@@ -1,0 +1,122 @@
+"""The ensemble space of ``ensemble-pca`` (METHOD.md) and its two distance conditions.
+
+The models' L2-normalized embeddings are concatenated (each model's block has norm 1, so each
+weighs the same), PCA keeps ``variance`` of the variance (fitted on passages and queries
+together), and the projections are re-normalized: :class:`EnsembleSpace`. Candidates are the
+nearest passages there (:func:`rank_ensemble`); a candidate D of query Q is kept only when
+d(Q,D) < d(Q,P) and d(Q,D) < d(P,D) for every positive P (:func:`pca_conditions`).
+
+Example:
+    >>> space = ensemble_space(inputs, variance=0.95)  # doctest: +SKIP
+    >>> rows = rank_ensemble(inputs, space).rows["q1"]  # doctest: +SKIP
+    >>> keep = pca_conditions(space, inputs)("q1", rows)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hardneg_kit.errors import MiningError
+from hardneg_kit.mining.inputs import MiningInputs
+from hardneg_kit.mining.rankings import DEFAULT_MODELS, Candidates, _search_ip
+
+logger = logging.getLogger("hardneg_kit.mining")
+
+
+@dataclass
+class EnsembleSpace:
+    """Queries and passages in the PCA space of concatenated embeddings, re-normalized.
+
+    ``docs[i]`` is ``inputs.doc_ids[i]``; ``queries[j]`` is ``inputs.query_ids[j]``.
+    """
+
+    models: tuple[str, ...]
+    variance: float
+    docs: np.ndarray
+    queries: np.ndarray
+    explained_variance_ratio: np.ndarray
+    input_dims: int
+
+    @property
+    def dims(self) -> int:
+        return int(self.docs.shape[1])
+
+
+def ensemble_space(
+    inputs: MiningInputs,
+    models: Sequence[str] = DEFAULT_MODELS,
+    variance: float = 0.95,
+    seed: int = 0,
+) -> EnsembleSpace:
+    """Concatenate the models' normalized embeddings, fit PCA, project, re-normalize.
+
+    PCA is fitted on passages *and* queries together: the conditions compare query-passage
+    and passage-passage distances, so the kept directions should describe both kinds of text
+    (fitting on passages alone can drop directions along which queries differ from passages).
+    Every model's block has norm 1, so each model weighs the same before PCA.
+
+    >>> space = ensemble_space(inputs, variance=0.95)  # doctest: +SKIP
+    >>> space.dims, space.explained_variance_ratio.sum()  # doctest: +SKIP
+    """
+    key = ("ensemble", tuple(models), variance, seed)
+    if key in inputs.memo:
+        return inputs.memo[key]
+    from sklearn.decomposition import PCA
+
+    from hardneg_kit.models import normalize
+
+    if not models:
+        raise MiningError("ensemble-pca needs at least one model (--models).")
+    docs = np.hstack([inputs.passage_embeddings(m) for m in models])
+    queries = np.hstack([inputs.query_embeddings(m) for m in models])
+    components: float | int = variance if variance < 1 else min(docs.shape[1], len(docs))
+    pca = PCA(n_components=components, svd_solver="full", random_state=seed)
+    pca.fit(np.vstack([docs, queries]))
+    space = EnsembleSpace(
+        models=tuple(models),
+        variance=variance,
+        docs=normalize(pca.transform(docs)),
+        queries=normalize(pca.transform(queries)),
+        explained_variance_ratio=pca.explained_variance_ratio_,
+        input_dims=int(docs.shape[1]),
+    )
+    logger.info(
+        "ensemble-pca: %d models, %d -> %d dims (%.1f%% variance)",
+        len(models), space.input_dims, space.dims, 100 * pca.explained_variance_ratio_.sum(),
+    )
+    inputs.memo[key] = space
+    return space
+
+
+def rank_ensemble(inputs: MiningInputs, space: EnsembleSpace, depth: int = 100) -> Candidates:
+    """Top ``depth`` passages by cosine in the ensemble PCA space (faiss IndexFlatIP)."""
+    key = ("ensemble-rank", space.models, space.variance, id(space), depth)
+    if key not in inputs.memo:
+        inputs.memo[key] = _search_ip(inputs, "ensemble-pca", space.queries, space.docs, depth)
+    return inputs.memo[key]
+
+
+def pca_conditions(
+    space: EnsembleSpace, inputs: MiningInputs
+) -> Callable[[str, np.ndarray], np.ndarray]:
+    """``condition(qid, rows)``: d(Q,D) < d(Q,P) and d(Q,D) < d(P,D) for *every* positive P.
+
+    Requiring every positive is the strict reading: a candidate nearer to the query than one
+    positive but not another is ambiguous, and keeping it risks a false negative.
+    Cosine distance d = 1 - cosine in the re-normalized PCA space.
+    """
+
+    def condition(qid: str, rows: np.ndarray) -> np.ndarray:
+        q = space.queries[inputs.query_row[qid]]
+        pos = space.docs[[inputs.doc_row[p] for p in inputs.positives[qid]]]
+        d_qd = 1.0 - space.docs[rows] @ q  # (n,)
+        d_qp = 1.0 - pos @ q  # (p,)
+        d_pd = 1.0 - space.docs[rows] @ pos.T  # (n, p)
+        return np.all((d_qd[:, None] < d_qp[None, :]) & (d_qd[:, None] < d_pd), axis=1)
+
+    return condition
+
