@@ -309,7 +309,8 @@ class ExperimentResult:
         from hardneg_kit.evaluation import markdown_table
 
         parts = [f"## Cross-encoder re-ranking, profile `{self.profile.name}`",
-                 recipe(self.profile, self.config, self.base, self.specs, self.train_dataset)]
+                 recipe(self.profile, self.config, self.base, self.specs, self.train_dataset,
+                        self.sizes.get("dev", {}).get("queries"))]
         for name, table in self.tables.items():
             size = self.sizes.get(name, {})
             parts.append(f"### {name} {self.split} ({size.get('queries', '?')} queries, "
@@ -324,8 +325,10 @@ class ExperimentResult:
 
 
 def recipe(profile: Profile, config: TrainingConfig, base: Mapping[str, Any],
-           specs: Mapping[str, str], train_dataset: str = TRAIN_DATASET) -> str:
-    """The paragraph that says how every row of the tables was made."""
+           specs: Mapping[str, str], train_dataset: str = TRAIN_DATASET,
+           dev_queries: int | None = None) -> str:
+    """The paragraph that says how every row of the tables was made (``dev_queries``: how many
+    dev queries there were, when known; else the profile's cap)."""
     p = profile
     layers = "all" if p.cross_encoder_layers is None else p.cross_encoder_layers
     built = base.get("built", "")
@@ -339,8 +342,9 @@ def recipe(profile: Profile, config: TrainingConfig, base: Mapping[str, Any],
         f"seeds {list(p.seeds)}. {chosen + '. ' if chosen else ''}Each model re-ranks the top "
         f"{p.rerank_depth} of the fused first stage; `X{WITH_FIRST_STAGE}` interpolates its "
         "z-normalised score with the first stage's, with the weight chosen on "
-        f"{p.dev_queries or 'all'} `{train_dataset}` dev queries (column w). Metrics: mean over "
-        "seeds (± the sample std over seeds, ddof=1, when there are several). Tests: each "
+        f"{dev_queries or p.dev_queries or 'all'} `{train_dataset}` dev queries (column w). "
+        "Metrics: mean over seeds (± the sample std over seeds, ddof=1, when there are "
+        "several). Tests: each "
         "query's metric averaged over seeds, then a paired t-test over queries against "
         f"`{BASELINE}` and against `{FUSION}`, Holm-corrected over the rows of a table; Δ is the "
         "mean difference with a 95% paired bootstrap interval; * Holm p < 0.05."
