@@ -19,6 +19,8 @@ where it stopped.
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -63,12 +65,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from hardneg_kit.evaluation import markdown_table
     from hardneg_kit.experiment import compare_saved, format_table
 
-    names = [n.strip() for n in (args.contenders or "").split(",") if n.strip()] or None
+    names = _names(args.contenders) or None
     if args.reference:
         from hardneg_kit.readings import agreement_sentence, compare_with_reference
 
         table = compare_with_reference(args.results, args.reference, names)
-        print(f"### {args.results} against the reference {args.reference}: aws-cli MRR@10, "
+        dataset = json.loads((Path(args.results) / "results.json").read_text())["train_dataset"]
+        print(f"### {args.results} against the reference {args.reference}: {dataset} MRR@10, "
               "every pair tested in each run (paired t-test over queries, Holm over the pairs)"
               "\n")
         print(markdown_table(table))

@@ -724,7 +724,8 @@ def is_shipped(folder: str | Path) -> bool:
     return path.name in SAMPLED_DATASETS and path == (DATA_DIR / path.name).resolve()
 
 
-def profile_sample(data: BeirData, profile: Profile) -> BeirData:
+def profile_sample(data: BeirData, profile: Profile,
+                   caps: Mapping[str, int | None] | None = None) -> BeirData:
     """``data`` at a profile's size: the shipped datasets sampled, a user's own never shrunk.
 
     A shipped dataset (:func:`is_shipped`) is sampled to ``max_documents`` and the query caps
@@ -733,13 +734,14 @@ def profile_sample(data: BeirData, profile: Profile) -> BeirData:
     than it is on that corpus, and the numbers would describe no real collection (write a smaller
     copy with ``corpus sample`` to run on less). Its queries are capped like the shipped ones (a
     seeded subset costs less time and estimates the same metrics), and a line says so: at
-    WARNING level when a cap removes queries, so that notebooks show it too.
+    WARNING level when a cap removes queries, so that notebooks show it too. ``caps`` (split ->
+    cap) replaces the profile's :func:`query_caps`, e.g. the experiment's evaluated queries.
 
     >>> data = profile_sample(load_beir("my-docs"), get_profile("workshop"))  # doctest: +SKIP
     WARNING hardneg_kit.corpus: profile workshop: my-docs is your own dataset: all 5677
     documents used; queries: train 600 of 1200 (--profile paper uses every query)
     """
-    caps = query_caps(profile, data.splits())
+    caps = query_caps(profile, data.splits()) if caps is None else caps
     if is_shipped(data.folder):
         logger.info("Sampling %s to profile %r", data.name, profile.name)
         return sample(data, profile.max_documents, caps)

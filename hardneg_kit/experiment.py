@@ -59,11 +59,11 @@ from hardneg_kit.cache import atomic_path, cache_dir, content_key
 from hardneg_kit.corpus import (
     BeirData,
     DataError,
-    is_shipped,
     load_beir,
     passage_texts,
+    profile_sample,
+    qrels_files,
     resolve_dataset,
-    sample,
 )
 from hardneg_kit.errors import ExperimentError
 from hardneg_kit.mining import DEFAULT_MODELS
@@ -397,13 +397,7 @@ def sampled_dataset(name: str | Path, profile: Profile, split: str = "test",
     splits = ["train", split] if training and split != "train" else [split]
     raw = load_beir(resolve_dataset(name), splits=splits)
     caps = {split: query_cap(split, profile, training), "train": profile.max_train_queries}
-    shipped = is_shipped(raw.folder)
-    data = sample(raw, profile.max_documents if shipped else None, caps)
-    if not shipped:
-        logger.info("%s (your own dataset): all %d documents, %s", raw.name, len(data.corpus),
-                    ", ".join(f"{s} {len(data.qrels[s])} of {len(raw.qrels[s])} queries"
-                              for s in data.splits()))
-    return data
+    return profile_sample(raw, profile, caps)
 
 
 def eval_set(name: str | Path, profile: Profile, top_k: int | None = None,
@@ -422,12 +416,12 @@ def eval_set(name: str | Path, profile: Profile, top_k: int | None = None,
     test = data.queries_for(split)
     texts = passage_texts(data.corpus)
     doc_ids = list(data.corpus["_id"])
-    specs = [*first_stage_specs(models), candidates_spec(models)]
-    runs = run_retrievers(specs, doc_ids, texts, list(test["_id"]), list(test["text"]),
-                          top_k=top_k or profile.top_k)
+    fused = candidates_spec(models)
+    runs = run_retrievers([*first_stage_specs(models), fused], doc_ids, texts, list(test["_id"]),
+                          list(test["text"]), top_k=top_k or profile.top_k)
     runs = {spec: break_ties(run, name=spec) for spec, run in runs.items()}
     return EvalSet(dataset_label(name), data, dict(zip(test["_id"], test["text"], strict=True)),
-                   dict(zip(doc_ids, texts, strict=True)), runs, split, candidates_spec(models))
+                   dict(zip(doc_ids, texts, strict=True)), runs, split, fused)
 
 
 def best_single_model(dev: EvalSet, models: Sequence[str] = DEFAULT_MODELS,
@@ -798,9 +792,10 @@ def check_splits(labels: Mapping[str, str], split: str = "test") -> None:
     """
     for i, (label, given) in enumerate(labels.items()):
         qrels = resolve_dataset(given) / "qrels"
+        have = qrels_files(qrels)  # also refuses a split written both plain and gzipped
         needed = ["train", "dev", split] if i == 0 else [split]
         for name in dict.fromkeys(needed):
-            if not any((qrels / f"{name}{ext}").is_file() for ext in (".tsv", ".tsv.gz")):
+            if name not in have:
                 role = "the training dataset" if i == 0 else "an evaluation dataset"
                 raise DataError(
                     f"{label}: {qrels / (name + '.tsv')} not found, and {role} needs it; make "
@@ -1037,9 +1032,11 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
 # --------------------------------------------------------------------------- saved results
 
 
-def load_saved_runs(output_dir: str | Path) -> tuple[dict, dict[str, dict[str, dict[int, Any]]]]:
+def load_saved_runs(output_dir: str | Path, names: Sequence[str] | None = None,
+                    datasets: Sequence[str] | None = None,
+                    ) -> tuple[dict, dict[str, dict[str, dict[int, Any]]]]:
     """Read what :func:`write_results` wrote: ``(results.json payload, dataset -> contender ->
-    seed -> ranx Run)``.
+    seed -> ranx Run)``, for the contender ``names`` and ``datasets`` given (default: all).
 
     >>> payload, runs = load_saved_runs("results/full")  # doctest: +SKIP
     """
@@ -1051,13 +1048,30 @@ def load_saved_runs(output_dir: str | Path) -> tuple[dict, dict[str, dict[str, d
         raise FileNotFoundError(f"{path} not found: run 'python -m hardneg_kit experiment' first.")
     payload = json.loads(path.read_text())
     runs: dict[str, dict[str, dict[int, Any]]] = {}
-    for d, by_contender in payload["scores"].items():
+    for d in datasets or payload["scores"]:
+        by_contender = payload["scores"][d]
+        unknown = [n for n in names or () if n not in by_contender]
+        if unknown:
+            raise ExperimentError(f"{folder}: no contender {unknown[0]!r} in {d}.")
         runs[d] = {}
-        for name, by_seed in by_contender.items():
+        for name in names or by_contender:
             slug = Contender(name, "").slug
             runs[d][name] = {int(s): read_trec(folder / "runs" / d / f"{slug}-s{s}.trec.gz")
-                             for s in by_seed}
+                             for s in by_contender[name]}
     return payload, runs
+
+
+def saved_qrels(payload: Mapping[str, Any], dataset: str,
+                runs: Mapping[str, Mapping[int, Any]]):
+    """The judgements of the queries a saved experiment evaluated on ``dataset`` (every run
+    holds them: dense retrievers always return hits), read from the dataset it names."""
+    from ranx import Qrels
+
+    split = payload.get("split", "test")
+    qids = set().union(*(r.keys() for by_seed in runs.values() for r in by_seed.values()))
+    source = payload.get("datasets", {}).get(dataset, dataset)
+    full = load_beir(resolve_dataset(source), splits=[split]).qrels_for(split).to_dict()
+    return Qrels({q: full[q] for q in sorted(qids)})
 
 
 def compare_saved(output_dir: str | Path, baseline: str,
@@ -1071,10 +1085,8 @@ def compare_saved(output_dir: str | Path, baseline: str,
 
     >>> tables = compare_saved("results/full", "bm25", ["ensemble-pca"])  # doctest: +SKIP
     """
-    from ranx import Qrels
 
     payload, runs = load_saved_runs(output_dir)
-    split = payload.get("split", "test")
     kinds = payload["contenders"]
     tables = {}
     for d, by_contender in runs.items():
@@ -1086,12 +1098,7 @@ def compare_saved(output_dir: str | Path, baseline: str,
         unknown = [n for n in wanted if n not in by_contender]
         if unknown:
             raise ExperimentError(f"{output_dir}: no contender {unknown[0]!r} in {d}.")
-        # the evaluated queries: every run holds them (dense retrievers always return hits)
-        qids = set().union(*(r.keys() for by_seed in by_contender.values()
-                             for r in by_seed.values()))
-        source = payload.get("datasets", {}).get(d, d)
-        full = load_beir(resolve_dataset(source), splits=[split]).qrels_for(split).to_dict()
-        qrels = Qrels({q: full[q] for q in sorted(qids)})
+        qrels = saved_qrels(payload, d, by_contender)
         _, tables[d], _ = summarise(qrels, {n: by_contender[n] for n in wanted},
                                     metrics=payload["metrics"], baselines=(baseline,))
     return tables

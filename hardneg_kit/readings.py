@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hardneg_kit.errors import ExperimentError
 from hardneg_kit.experiment import (
     BASE,
     BASELINE,
@@ -36,6 +35,8 @@ from hardneg_kit.experiment import (
     TRAIN_DATASET,
     WITH_FIRST_STAGE,
     Contender,
+    load_saved_runs,
+    saved_qrels,
     select_contenders,
 )
 from hardneg_kit.profiles import Profile
@@ -351,44 +352,26 @@ def load_reference(output_dir: str | Path, names: Sequence[str],
                    dataset: str = TRAIN_DATASET) -> tuple[dict, Any, dict[str, dict[int, Any]]]:
     """The saved reference run: ``(results.json payload, qrels of its evaluated queries,
     contender -> seed -> run)`` for ``names`` only (read from its TREC files)."""
-    from ranx import Qrels
-
-    from hardneg_kit.corpus import load_beir, resolve_dataset
-    from hardneg_kit.retrievers import read_trec
-
-    folder = Path(output_dir)
-    payload = json.loads((folder / "results.json").read_text())
-    split = payload.get("split", "test")
-    scores = payload["scores"][dataset]
-    unknown = [n for n in names if n not in scores]
-    if unknown:
-        raise ExperimentError(f"{folder}: no contender {unknown[0]!r} in {dataset}.")
-    runs = {n: {int(s): read_trec(folder / "runs" / dataset / f"{Contender(n, '').slug}-s{s}"
-                                                            f".trec.gz")
-                for s in scores[n]} for n in names}
-    qids = set().union(*(r.keys() for by_seed in runs.values() for r in by_seed.values()))
-    source = payload.get("datasets", {}).get(dataset, dataset)
-    full = load_beir(resolve_dataset(source), splits=[split]).qrels_for(split).to_dict()
-    qrels = Qrels({q: full[q] for q in sorted(qids) if q in full})
-    return payload, qrels, runs
+    payload, runs = load_saved_runs(output_dir, names, [dataset])
+    return payload, saved_qrels(payload, dataset, runs[dataset]), runs[dataset]
 
 
 def compare_with_reference(output_dir: str | Path, reference_dir: str | Path,
-                           names: Sequence[str] | None = None, dataset: str = TRAIN_DATASET,
+                           names: Sequence[str] | None = None, dataset: str | None = None,
                            metric: str = "mrr@10") -> pd.DataFrame:
     """Which orderings of the reference run does a saved run reproduce? Every pair of
     ``names`` (default: the contenders both runs share, first stages other than fusion and
     interpolated rows left out) tested in each run from its TREC files
-    (:func:`pairwise_tests`), then read side by side (:func:`agreement`).
+    (:func:`pairwise_tests`) on ``dataset`` (default: the run's training dataset), then read side
+    by side (:func:`agreement`).
 
     >>> compare_with_reference("results/workshop-check", "results/full")  # doctest: +SKIP
     """
-    saved = {}
-    for folder in (output_dir, reference_dir):
-        payload = json.loads((Path(folder) / "results.json").read_text())
-        saved[folder] = payload
+    payloads = [json.loads((Path(f) / "results.json").read_text())
+                for f in (output_dir, reference_dir)]
+    dataset = dataset or payloads[0].get("train_dataset", TRAIN_DATASET)
     if names is None:
-        kinds = [saved[f]["contenders"] for f in (output_dir, reference_dir)]
+        kinds = [p["contenders"] for p in payloads]
         names = [n for n, k in kinds[0].items() if n in kinds[1] and k != "interpolated"
                  and (k != "first-stage" or n == FUSION)]
     tables = {}
