@@ -7,6 +7,7 @@ Example:
     $ python -m hardneg_kit experiment --profile paper \
         --cross-encoder cross-encoder/ms-marco-MiniLM-L6-v2
     $ python -m hardneg_kit experiment --dataset ~/my-docs --eval aws-cli --profile workshop
+    $ python -m hardneg_kit experiment --profile workshop --base-examples 1200
     $ python -m hardneg_kit compare results/full --baseline bm25
 
 Writes ``results.json``, ``results.md``, every TREC run and training log and a plot under
@@ -37,7 +38,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     from hardneg_kit.mining import DEFAULT_MODELS
     from hardneg_kit.profiles import get_profile
 
-    profile = get_profile(args.profile)
+    overrides = {} if args.base_examples is None else {"base_examples": args.base_examples}
+    profile = get_profile(args.profile, **overrides)
     models = _names(args.models) or list(DEFAULT_MODELS)
     names = _names(args.contenders)
     contenders = select_contenders(names, models) if names else default_contenders(models)
@@ -84,7 +86,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from hardneg_kit.cli_args import POSITIVE_FLOAT, add_profile_argument
+    from hardneg_kit.cli_args import NON_NEGATIVE_INT, POSITIVE_FLOAT, add_profile_argument
     from hardneg_kit.experiment import TrainingConfig
     from hardneg_kit.training import LOSSES
 
@@ -121,6 +123,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the start every contender is fine-tuned from: minilm-l6 (the kit builds "
                    "its base re-ranker from the packaged backbone) or an existing cross-encoder "
                    "(a local folder or a Hugging Face id)")
+    p.add_argument("--base-examples", type=NON_NEGATIVE_INT, default=None, metavar="N",
+                   help="pseudo-queries the base re-ranker is built from (default: the "
+                   "profile's; 0: no base, contenders start from a fresh head)")
     p.add_argument("--split", choices=("test", "dev"), default="test",
                    help="evaluate on aws-cli dev (to try variants; output results/<profile>-dev) "
                    "or on the test sets (default)")

@@ -75,6 +75,27 @@ def test_retrieval_options_are_refused_at_parse_time(capsys, argv, option):
     assert capsys.readouterr().err.startswith(f"error: argument {option}: must be")
 
 
+def test_base_examples_overrides_the_profile_and_is_checked(capsys, monkeypatch, tmp_path):
+    import hardneg_kit.experiment as experiment
+
+    assert cli.main(["experiment", "--base-examples", "-1"]) == 2
+    assert capsys.readouterr().err.startswith("error: argument --base-examples: must be")
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run(profile, *args, **kwargs):
+        seen["profile"] = profile
+        raise Stop
+
+    monkeypatch.setattr(experiment, "run_experiment", fake_run)
+    with pytest.raises(Stop):
+        cli.main(["experiment", "--profile", "smoke", "--base-examples", "7",
+                  "--output", str(tmp_path / "out")])
+    assert seen["profile"].base_examples == 7 and seen["profile"].name == "smoke"
+
+
 def test_max_queries_lifts_the_profile_cap():
     from hardneg_kit.cli_mining import mining_profile
 
