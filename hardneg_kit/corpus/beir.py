@@ -44,21 +44,8 @@ def load_beir(
         raise FileNotFoundError(f"{folder} is not a folder: expected a BEIR folder there.")
     corpus_path = _find_file(folder, "corpus")
     doc_rows, doc_lines = _records(corpus_path, "document", validate)
-    qrels_dir = folder / "qrels"
-    files = qrels_files(qrels_dir)
-    if splits is None:
-        names = list(files)
-        if not names:
-            logger.warning("%s: no qrels/*.tsv files; loading the corpus without splits", folder)
-    else:
-        names = list(dict.fromkeys(splits))
-        for s in names:
-            if s not in files:
-                raise FileNotFoundError(
-                    f"{qrels_dir / (s + '.tsv')} not found (nor {s}.tsv.gz): no split {s!r} "
-                    f"(available: {', '.join(sorted(files)) or 'none'})."
-                )
-    names = _sorted_splits(names)
+    files = qrels_files(folder / "qrels")
+    names = _wanted_splits(folder, files, splits)
     try:
         queries_path = _find_file(folder, "queries")
     except FileNotFoundError:
@@ -79,6 +66,27 @@ def load_beir(
     )
     logger.info("Loaded %r", data)
     return data
+
+
+def _wanted_splits(
+    folder: Path, files: Mapping[str, Path], splits: Sequence[str] | None
+) -> list[str]:
+    """The splits to load, in :data:`~hardneg_kit.corpus.data.SPLIT_ORDER`: every file's
+    without ``splits`` (a warning when there are none), else ``splits``, each of which must
+    have its file."""
+    if splits is None:
+        names = list(files)
+        if not names:
+            logger.warning("%s: no qrels/*.tsv files; loading the corpus without splits", folder)
+        return _sorted_splits(names)
+    names = list(dict.fromkeys(splits))
+    for s in names:
+        if s not in files:
+            raise FileNotFoundError(
+                f"{folder / 'qrels' / (s + '.tsv')} not found (nor {s}.tsv.gz): no split {s!r} "
+                f"(available: {', '.join(sorted(files)) or 'none'})."
+            )
+    return _sorted_splits(names)
 
 
 def _clean_rows(table: datasets.Dataset) -> list[dict]:

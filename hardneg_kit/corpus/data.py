@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     import ranx
 
 
-
-
 #: split names in the order :meth:`BeirData.splits` lists them; others follow alphabetically
 SPLIT_ORDER = ("train", "dev", "validation", "test")
+#: judgements as :attr:`BeirData.qrels` holds them: split -> query id -> doc id -> relevance
+SplitQrels = dict[str, dict[str, dict[str, int]]]
 
 
 @dataclass
@@ -47,7 +47,7 @@ class BeirData:
     folder: Path
     corpus: datasets.Dataset
     queries: datasets.Dataset
-    qrels: dict[str, dict[str, dict[str, int]]]
+    qrels: SplitQrels
     _doc_index: tuple[datasets.Dataset, dict[str, int]] | None = field(
         default=None, init=False, repr=False, compare=False
     )

@@ -15,6 +15,7 @@ import io
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 import datasets
@@ -69,59 +70,17 @@ def queries_from_file(
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: expected a CSV or JSONL file of questions.")
     ids = set(corpus["_id"])
-    by_path: dict[str, list[str]] = defaultdict(list)
-    if "path" in corpus.column_names:
-        for d, p in zip(corpus["_id"], corpus["path"], strict=True):
-            by_path[p].append(d)
+    by_path = _ids_by_path(corpus)
     queries: dict[tuple[str, str], dict] = {}
     qrels: dict[str, dict[str, dict[str, int]]] = {}
     used_ids: dict[str, int] = {}
     for n, row in _question_rows(path):
-        question = str(row.get("question") or "").strip()
-        if not question:
-            raise DataError(
-                f"{path}:{n}: empty \"question\"; write the question or remove the line."
-            )
-        docs = row.get("document")
-        values = docs if isinstance(docs, list) else [docs]
-        values = [str(v).strip() for v in values if v is not None and str(v).strip()]
-        if not values:
-            raise DataError(
-                f"{path}:{n}: question {question[:60]!r} has no \"document\"; name a document id "
-                "or a file path."
-            )
-        s = str(row.get("split") or split).strip()
-        if not _SPLIT_NAME.fullmatch(s):
-            raise DataError(
-                f"{path}:{n}: split {s!r} is not a usable name (it becomes qrels/<split>.tsv); "
-                "use letters, digits, '-' or '_', e.g. train, dev, test."
-            )
-        key = (s, question)
-        if key not in queries:
-            qid = str(row.get("id") or "").strip() or f"q{len(queries) + 1}"
-            _check_id(path, n, "query", qid)
-            if qid in used_ids:
-                raise DataError(
-                    f"{path}:{n}: duplicate query id {qid!r} (first on line {used_ids[qid]}); "
-                    "give each question its own id."
-                )
-            used_ids[qid] = n
-            queries[key] = {"_id": qid, "text": question}
-        qid = queries[key]["_id"]
+        question = _question(path, n, row)
+        values = _document_values(path, n, row, question)
+        s = _split_of(path, n, row, split)
+        qid = _query_id(path, n, row, (s, question), queries, used_ids)
         for v in values:
-            if v in ids:
-                hits = [v]
-            elif _norm_path(v) in by_path:
-                hits = by_path[_norm_path(v)]
-            else:
-                close = sorted(p for p in by_path if Path(p).name == Path(_norm_path(v)).name)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise DataError(
-                    f"{path}:{n}: unknown document {v!r} for question {qid!r}: neither a document "
-                    f"id nor a file of the corpus.{hint} Use an id or a path relative to the docs "
-                    "folder."
-                )
-            for d in hits:
+            for d in _relevant_ids(path, n, v, qid, ids, by_path):
                 qrels.setdefault(s, {}).setdefault(qid, {})[d] = 1
     if not queries:
         raise DataError(f"{path}: no questions found.")
@@ -129,3 +88,86 @@ def queries_from_file(
     return datasets.Dataset.from_list(list(queries.values())), {
         s: qrels[s] for s in _sorted_splits(qrels)
     }
+
+
+def _ids_by_path(corpus: datasets.Dataset) -> dict[str, list[str]]:
+    """File path -> its documents' ids, from the ``path`` column (empty without one)."""
+    by_path: dict[str, list[str]] = defaultdict(list)
+    if "path" in corpus.column_names:
+        for d, p in zip(corpus["_id"], corpus["path"], strict=True):
+            by_path[p].append(d)
+    return by_path
+
+
+def _question(path: Path, n: int, row: dict) -> str:
+    """The row's question text, stripped; empty is refused."""
+    question = str(row.get("question") or "").strip()
+    if not question:
+        raise DataError(
+            f"{path}:{n}: empty \"question\"; write the question or remove the line."
+        )
+    return question
+
+
+def _document_values(path: Path, n: int, row: dict, question: str) -> list[str]:
+    """The row's ``document`` values (one, or a JSON list), stripped; none is refused."""
+    docs = row.get("document")
+    values = docs if isinstance(docs, list) else [docs]
+    values = [str(v).strip() for v in values if v is not None and str(v).strip()]
+    if not values:
+        raise DataError(
+            f"{path}:{n}: question {question[:60]!r} has no \"document\"; name a document id "
+            "or a file path."
+        )
+    return values
+
+
+def _split_of(path: Path, n: int, row: dict, default: str) -> str:
+    """The row's ``split`` (else ``default``); it must be usable as a file name."""
+    s = str(row.get("split") or default).strip()
+    if not _SPLIT_NAME.fullmatch(s):
+        raise DataError(
+            f"{path}:{n}: split {s!r} is not a usable name (it becomes qrels/<split>.tsv); "
+            "use letters, digits, '-' or '_', e.g. train, dev, test."
+        )
+    return s
+
+
+def _query_id(
+    path: Path,
+    n: int,
+    row: dict,
+    key: tuple[str, str],
+    queries: dict[tuple[str, str], dict],
+    used_ids: dict[str, int],
+) -> str:
+    """The id of question ``key`` (split, text): the one it got on its first line, else its
+    ``id`` column or ``q<k>`` in order of appearance, added to ``queries`` and ``used_ids``."""
+    if key not in queries:
+        qid = str(row.get("id") or "").strip() or f"q{len(queries) + 1}"
+        _check_id(path, n, "query", qid)
+        if qid in used_ids:
+            raise DataError(
+                f"{path}:{n}: duplicate query id {qid!r} (first on line {used_ids[qid]}); "
+                "give each question its own id."
+            )
+        used_ids[qid] = n
+        queries[key] = {"_id": qid, "text": key[1]}
+    return queries[key]["_id"]
+
+
+def _relevant_ids(
+    path: Path, n: int, value: str, qid: str, ids: set[str], by_path: Mapping[str, list[str]]
+) -> list[str]:
+    """A ``document`` value as doc ids: the id itself, or every chunk of the file it names."""
+    if value in ids:
+        return [value]
+    if _norm_path(value) in by_path:
+        return by_path[_norm_path(value)]
+    close = sorted(p for p in by_path if Path(p).name == Path(_norm_path(value)).name)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise DataError(
+        f"{path}:{n}: unknown document {value!r} for question {qid!r}: neither a document "
+        f"id nor a file of the corpus.{hint} Use an id or a path relative to the docs "
+        "folder."
+    )

@@ -198,71 +198,106 @@ def _to_dataset(rows: list[dict], path: Path, lines: Mapping[str, int], first: S
 def _read_qrels(
     path: Path, query_lines: Mapping[str, int], doc_ids: Mapping[str, int], validate: bool
 ) -> dict[str, dict[str, int]]:
-    """Read ``qrels/<split>.tsv`` (header optional) into query id -> doc id -> relevance."""
+    """Read ``qrels/<split>.tsv`` (header optional) into query id -> doc id -> relevance.
+
+    Lines naming unknown ids, or a pair judged before, are refused with ``validate`` and
+    skipped without it (unknown ids with one warning for the file).
+    """
     qrels: dict[str, dict[str, int]] = {}
     seen: dict[tuple[str, str], int] = {}
     dropped = 0
     for n, line in _text_lines(path):
         if not line.strip():
             continue
-        parts = line.rstrip("\r\n").split("\t")
-        if len(parts) != 3:
-            parts = line.split()
-        if len(parts) != 3:
-            raise DataError(
-                f"{path}:{n}: expected 3 tab-separated fields (query-id, corpus-id, score), "
-                f"got {len(parts)}: {line[:80]!r}."
-            )
-        qid, did, score = (p.strip() for p in parts)
+        qid, did, score = _qrels_fields(path, n, line)
         if n == 1 and not _is_int(score):  # the header
             continue
-        if not _is_int(score):
-            raise DataError(
-                f"{path}:{n}: score {score!r} of query {qid!r} and document {did!r} is not an "
-                "integer; use whole-number relevance (0 = not relevant, 1+ = relevant)."
-            )
-        if not _SCORE_RANGE[0] <= int(score) <= _SCORE_RANGE[1]:
-            raise DataError(
-                f"{path}:{n}: score {score[:30]}... of query {qid!r} and document {did!r} is "
-                "beyond the 64-bit integer range; use small whole numbers (0, 1, 2, ...)."
-            )
+        relevance = _relevance(path, n, qid, did, score)
+        fault = _judgement_fault(path, n, qid, did, query_lines, doc_ids, seen)
+        if fault and validate:
+            raise DataError(fault[1])
+        if fault:
+            dropped += fault[0] == "unknown"
+            continue
+        seen[qid, did] = n
+        qrels.setdefault(qid, {})[did] = relevance
+    if dropped:
+        logger.warning("%s: dropped %d lines naming unknown queries or documents", path, dropped)
+    if validate:
+        _check_positives(path, qrels, seen)
+    return qrels
+
+
+def _qrels_fields(path: Path, n: int, line: str) -> tuple[str, str, str]:
+    """A qrels line's (query id, doc id, score): tab-separated, else split at whitespace."""
+    parts = line.rstrip("\r\n").split("\t")
+    if len(parts) != 3:
+        parts = line.split()
+    if len(parts) != 3:
+        raise DataError(
+            f"{path}:{n}: expected 3 tab-separated fields (query-id, corpus-id, score), "
+            f"got {len(parts)}: {line[:80]!r}."
+        )
+    qid, did, score = (p.strip() for p in parts)
+    return qid, did, score
+
+
+def _relevance(path: Path, n: int, qid: str, did: str, score: str) -> int:
+    """A score as a whole number within 64 bits, or DataError."""
+    if not _is_int(score):
+        raise DataError(
+            f"{path}:{n}: score {score!r} of query {qid!r} and document {did!r} is not an "
+            "integer; use whole-number relevance (0 = not relevant, 1+ = relevant)."
+        )
+    if not _SCORE_RANGE[0] <= int(score) <= _SCORE_RANGE[1]:
+        raise DataError(
+            f"{path}:{n}: score {score[:30]}... of query {qid!r} and document {did!r} is "
+            "beyond the 64-bit integer range; use small whole numbers (0, 1, 2, ...)."
+        )
+    return int(score)
+
+
+def _judgement_fault(
+    path: Path,
+    n: int,
+    qid: str,
+    did: str,
+    query_lines: Mapping[str, int],
+    doc_ids: Mapping[str, int],
+    seen: Mapping[tuple[str, str], int],
+) -> tuple[str, str] | None:
+    """``("unknown" | "duplicate", message)`` when a judgement cannot be kept, else None."""
+    if qid not in query_lines or did not in doc_ids:
         unknown = (
             f"query {qid!r} is not in the queries file"
             if qid not in query_lines
             else f"document {did!r} is not in the corpus"
-            if did not in doc_ids
-            else None
         )
-        if unknown:
-            if validate:
-                raise DataError(
-                    f"{path}:{n}: {unknown}; fix the id or remove the line "
-                    "(or load with validate=False to drop such lines)."
-                )
-            dropped += 1
-            continue
-        if (qid, did) in seen:
-            if validate:
-                raise DataError(
-                    f"{path}:{n}: query {qid!r} and document {did!r} already judged on line "
-                    f"{seen[qid, did]}; keep one line per pair."
-                )
-            continue
-        seen[qid, did] = n
-        qrels.setdefault(qid, {})[did] = int(score)
-    if dropped:
-        logger.warning("%s: dropped %d lines naming unknown queries or documents", path, dropped)
-    if validate:
-        empty = [q for q, docs in qrels.items() if not any(r > 0 for r in docs.values())]
-        if empty:
-            shown = ", ".join(repr(q) for q in empty[:_SHOW])
-            shown += " ..." if len(empty) > _SHOW else ""
-            raise DataError(
-                f"{path}: {len(empty)} queries have no positive (relevance > 0), e.g. {shown} "
-                f"(query {empty[0]!r} on line {seen[empty[0], next(iter(qrels[empty[0]]))]}); "
-                "give each a relevant document or remove its lines."
-            )
-    return qrels
+        return "unknown", (
+            f"{path}:{n}: {unknown}; fix the id or remove the line "
+            "(or load with validate=False to drop such lines)."
+        )
+    if (qid, did) in seen:
+        return "duplicate", (
+            f"{path}:{n}: query {qid!r} and document {did!r} already judged on line "
+            f"{seen[qid, did]}; keep one line per pair."
+        )
+    return None
+
+
+def _check_positives(
+    path: Path, qrels: Mapping[str, Mapping[str, int]], seen: Mapping[tuple[str, str], int]
+) -> None:
+    """Refuse queries of a split without any positive (they cannot be evaluated)."""
+    empty = [q for q, docs in qrels.items() if not any(r > 0 for r in docs.values())]
+    if empty:
+        shown = ", ".join(repr(q) for q in empty[:_SHOW])
+        shown += " ..." if len(empty) > _SHOW else ""
+        raise DataError(
+            f"{path}: {len(empty)} queries have no positive (relevance > 0), e.g. {shown} "
+            f"(query {empty[0]!r} on line {seen[empty[0], next(iter(qrels[empty[0]]))]}); "
+            "give each a relevant document or remove its lines."
+        )
 
 
 def _is_int(s: str) -> bool:

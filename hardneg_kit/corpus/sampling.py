@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hardneg_kit.corpus.beir import load_beir
-from hardneg_kit.corpus.data import BeirData
+from hardneg_kit.corpus.data import BeirData, SplitQrels
 from hardneg_kit.corpus.groups import id_group
 from hardneg_kit.corpus.shipped import is_shipped, resolve_dataset
 
@@ -117,10 +117,26 @@ def sample(
     ``group_field=None`` turns grouping off. Depends only on the ids and ``seed`` (not on file
     or dict order), and a smaller cap samples a subset of a larger one's queries.
 
-    >>> small = sample(data, 600, {"train": 60, "test": 40})  # doctest: +SKIP
+    Args:
+        data: the dataset to sample.
+        max_documents: the document budget; ``None`` keeps every document.
+        max_queries: a cap for every split, or ``{split: cap}``; ``None`` keeps every query.
+        seed: seeds every choice.
+        group_field: the column that groups documents; ``None`` turns grouping off.
+
+    Example:
+        >>> small = sample(data, 600, {"train": 60, "test": 40})  # doctest: +SKIP
     """
-    qrels: dict[str, dict[str, dict[str, int]]] = {}
-    kept_queries: set[str] = set()
+    qrels = _sampled_queries(data, max_queries, seed)
+    keep = _kept_documents(data, qrels, max_documents, seed, group_field)
+    return _restricted(data, qrels, keep)
+
+
+def _sampled_queries(
+    data: BeirData, max_queries: int | Mapping[str, int | None] | None, seed: int
+) -> SplitQrels:
+    """Per split, the judgements of a seeded sample of its queries, in file order."""
+    qrels: SplitQrels = {}
     for split, judged in data.qrels.items():
         cap = _split_cap(max_queries, split)
         qids = list(judged)
@@ -128,50 +144,87 @@ def sample(
             chosen = set(sorted(qids, key=lambda q, s=split: _rank(seed, f"query/{s}", q))[:cap])
             qids = [q for q in qids if q in chosen]
         qrels[split] = {q: dict(judged[q]) for q in qids}
-        kept_queries.update(qids)
         logger.info("%s/%s: kept %d of %d queries", data.name, split, len(qids), len(judged))
+    return qrels
 
+
+def _kept_documents(
+    data: BeirData, qrels: SplitQrels, max_documents: int | None, seed: int, group_field: str | None
+) -> set[str]:
+    """Doc ids to keep: all without a budget, the positives when they fill it, else
+    :func:`_fill_budget`."""
     doc_ids: list[str] = list(data.corpus["_id"])
     positives = {d for docs in qrels.values() for q in docs.values() for d, r in q.items() if r > 0}
-    judged_neg = {d for docs in qrels.values() for q in docs.values() for d in q} - positives
     if max_documents is None:
-        keep = set(doc_ids)
-    elif len(positives) >= max_documents:
+        return set(doc_ids)
+    if len(positives) >= max_documents:
         logger.warning(
             "%s: the %d positives of the sampled queries exceed max_documents=%d; keeping them all",
             data.name, len(positives), max_documents,
         )
-        keep = set(positives)
+        return set(positives)
+    return _fill_budget(data, qrels, doc_ids, positives, max_documents, seed, group_field)
+
+
+def _fill_budget(
+    data: BeirData,
+    qrels: SplitQrels,
+    doc_ids: list[str],
+    positives: set[str],
+    max_documents: int,
+    seed: int,
+    group_field: str | None,
+) -> set[str]:
+    """The positives, then judged non-relevant documents, group neighbours and random others,
+    each in seeded order, up to ``max_documents``."""
+    judged_neg = {d for docs in qrels.values() for q in docs.values() for d in q} - positives
+    keep = set(positives)
+    ranked = sorted(judged_neg, key=lambda d: _rank(seed, "doc", d))
+    keep.update(ranked[: max_documents - len(keep)])
+    n_judged = len(keep) - len(positives)
+    added = _neighbours(data, qrels, doc_ids, keep, max_documents - len(keep), seed, group_field)
+    keep.update(d for ds in added.values() for d in ds)
+    others = sorted((d for d in doc_ids if d not in keep), key=lambda d: _rank(seed, "doc", d))
+    n_random = max(0, max_documents - len(keep))
+    keep.update(others[:n_random])
+    logger.info(
+        "%s: kept %d of %d documents: %d positives, %d judged non-relevant, "
+        "%d neighbours from %d groups, %d random",
+        data.name, len(keep), len(doc_ids), len(positives), n_judged,
+        sum(len(ds) for ds in added.values()), sum(1 for ds in added.values() if ds),
+        min(n_random, len(others)),
+    )
+    return keep
+
+
+def _neighbours(
+    data: BeirData,
+    qrels: SplitQrels,
+    doc_ids: list[str],
+    keep: set[str],
+    budget: int,
+    seed: int,
+    group_field: str | None,
+) -> dict[str, list[str]]:
+    """Group -> neighbours added by :func:`_fill_groups`, grouped by ``group_field`` (else by
+    :func:`id_group`); none when grouping is off."""
+    if not group_field:
+        return {}
+    if group_field in data.corpus.column_names:
+        groups = list(data.corpus[group_field])
     else:
-        keep = set(positives)
-        ranked = sorted(judged_neg, key=lambda d: _rank(seed, "doc", d))
-        keep.update(ranked[: max_documents - len(keep)])
-        n_judged = len(keep) - len(positives)
-        n_group = 0
-        n_groups = 0
-        if group_field:
-            if group_field in data.corpus.column_names:
-                groups = list(data.corpus[group_field])
-            else:
-                groups = [id_group(d) for d in doc_ids]
-                logger.info("%s: no %r column; grouping by id prefix", data.name, group_field)
-            added = _fill_groups(qrels, doc_ids, groups, keep, max_documents - len(keep), seed)
-            keep.update(d for ds in added.values() for d in ds)
-            n_group = sum(len(ds) for ds in added.values())
-            n_groups = sum(1 for ds in added.values() if ds)
-        others = sorted((d for d in doc_ids if d not in keep), key=lambda d: _rank(seed, "doc", d))
-        n_random = max(0, max_documents - len(keep))
-        keep.update(others[:n_random])
-        logger.info(
-            "%s: kept %d of %d documents: %d positives, %d judged non-relevant, "
-            "%d neighbours from %d groups, %d random",
-            data.name, len(keep), len(doc_ids), len(positives), n_judged, n_group, n_groups,
-            min(n_random, len(others)),
-        )
+        groups = [id_group(d) for d in doc_ids]
+        logger.info("%s: no %r column; grouping by id prefix", data.name, group_field)
+    return _fill_groups(qrels, doc_ids, groups, keep, budget, seed)
+
+
+def _restricted(data: BeirData, qrels: SplitQrels, keep: set[str]) -> BeirData:
+    """``data`` with the sampled queries and only the kept documents (in file order)."""
     for docs in qrels.values():
         for q in docs:
             docs[q] = {d: r for d, r in docs[q].items() if d in keep}
-    corpus = data.corpus.select([i for i, d in enumerate(doc_ids) if d in keep])
+    kept_queries = {q for docs in qrels.values() for q in docs}
+    corpus = data.corpus.select([i for i, d in enumerate(data.corpus["_id"]) if d in keep])
     queries = data.queries.select(
         [i for i, q in enumerate(data.queries["_id"]) if q in kept_queries]
     )

@@ -219,6 +219,19 @@ def split_judgements(
     folder = Path(folder).expanduser()
     if group_by not in GROUP_BY:
         raise DataError(f"--group-by {group_by!r}: choose one of {', '.join(GROUP_BY)}.")
+    data, judged, sources = _read_judged(folder)
+    keys, source = _split_keys(data, judged, group_by, group_field)
+    group_of = _components(keys)
+    targets = _targets(folder, dev, test, len(judged))
+    splits = _grouped_splits(folder, judged, group_of, targets, seed)
+    out = folder if output is None else Path(output).expanduser()
+    moved = _write_splits(folder, out, *sources, splits)
+    return SplitSummary(out, source, _split_counts(splits, group_of), moved)
+
+
+def _read_judged(folder: Path) -> tuple[BeirData, dict[str, dict[str, int]], tuple[Path, Path]]:
+    """Read and check a folder before anything is written: its data (without splits), every
+    judgement merged (:func:`_merged_judgements`), and its corpus and queries files."""
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder: expected a BEIR folder there.")
     corpus_path, queries_path = _find_file(folder, "corpus"), _find_file(folder, "queries")
@@ -237,14 +250,30 @@ def split_judgements(
         queries=_to_dataset(query_rows, queries_path, query_lines, ("_id", "text")),
         qrels={},
     )
-    keys, source = _split_keys(data, judged, group_by, group_field)
-    group_of = _components(keys)
-    targets = {"test": _target(test, len(judged), "test"), "dev": _target(dev, len(judged), "dev")}
-    if sum(targets.values()) >= len(judged):
+    return data, judged, (corpus_path, queries_path)
+
+
+def _targets(folder: Path, dev: float, test: float, total: int) -> dict[str, int]:
+    """Split -> its size in queries (test first: :func:`_assign` fills it first); train must
+    keep some."""
+    targets = {"test": _target(test, total, "test"), "dev": _target(dev, total, "dev")}
+    if sum(targets.values()) >= total:
         raise DataError(
             f"{folder}: dev {targets['dev']} + test {targets['test']} queries leave none of the "
-            f"{len(judged)} for train; ask for less."
+            f"{total} for train; ask for less."
         )
+    return targets
+
+
+def _grouped_splits(
+    folder: Path,
+    judged: Mapping[str, dict[str, int]],
+    group_of: Mapping[str, str],
+    targets: Mapping[str, int],
+    seed: int,
+) -> dict[str, dict[str, dict[str, int]]]:
+    """Split -> its queries' judgements, whole groups to one split (:func:`_assign`); a split
+    asked for that would be empty is refused."""
     split_of = _assign(group_of, targets, seed)
     splits = {
         s: {q: d for q, d in judged.items() if split_of[group_of[q]] == s} for s in SPLIT_NAMES
@@ -257,9 +286,14 @@ def split_judgements(
                 f"{len(set(group_of.values()))} groups, the largest of {largest} queries; change "
                 "the sizes or group differently (--group-by positive)."
             )
-    out = folder if output is None else Path(output).expanduser()
-    moved = _write_splits(folder, out, corpus_path, queries_path, splits)
-    counts = {
+    return splits
+
+
+def _split_counts(
+    splits: Mapping[str, Mapping[str, Mapping[str, int]]], group_of: Mapping[str, str]
+) -> dict[str, tuple[int, int, int]]:
+    """Per non-empty split: (queries, distinct positive documents, groups)."""
+    return {
         s: (
             len(qs),
             len({d for docs in qs.values() for d, r in docs.items() if r > 0}),
@@ -267,7 +301,6 @@ def split_judgements(
         )
         for s, qs in splits.items() if qs
     }
-    return SplitSummary(out, source, counts, moved)
 
 
 def _qrels_text(judged: Mapping[str, Mapping[str, int]]) -> str:
