@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
@@ -124,22 +125,10 @@ def _paragraphs(lines: list[str]) -> list[str]:
 
 
 def _file_passages(text: str, path: Path, rel: str, max_words: int) -> list[dict]:
-    text = text.replace("\r\n", "\n")
-    lines = text.split("\n")
-    suffix = path.suffix.lower()
-    if suffix in (".md", ".markdown") and lines[0].strip() == "---" and "---" in lines[1:]:
-        lines = lines[lines.index("---", 1) + 1 :]  # YAML front matter
-    if suffix in (".md", ".markdown"):
-        sections = _sections_markdown(lines)
-    elif suffix == ".rst":
-        sections = _sections_rst(lines)
-    else:
-        sections = [(0, "", lines)]
-    headed = [s for s in sections if s[0] > 0]
-    top = min((s[0] for s in headed), default=0)
-    # A single top-level heading that comes first is the document's title.
-    titled = bool(headed) and headed[0][0] == top and sum(s[0] == top for s in headed) == 1
-    file_title = headed[0][1] if titled else _humanize(path.stem)
+    """A file's passages: each section cut into chunks, with ids ``<rel>#<slug>[-k]`` and
+    breadcrumb titles (the file title first)."""
+    sections = _file_sections(text, path.suffix.lower())
+    top, file_title = _file_title(sections, path.stem)
     rows: list[dict] = []
     used: set[str] = set()
     stack: list[tuple[int, str]] = []
@@ -148,21 +137,52 @@ def _file_passages(text: str, path: Path, rel: str, max_words: int) -> list[dict
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, heading))
-        crumbs = [h for lv, h in stack if not (titled and lv == top)]
+        crumbs = [h for lv, h in stack if lv != top]
         chunks = chunk_text(_paragraphs(body), max_words)
         if not chunks:
             continue
-        base = slugify(crumbs[-1] if crumbs else file_title)
-        slug, n = base, 0
-        suffixes = [""] + [f"-{k}" for k in range(2, len(chunks) + 1)]
-        while any(f"{slug}{s}" in used for s in suffixes):
-            n += 1
-            slug = f"{base}-{n}"
+        slug, suffixes = _free_slug(slugify(crumbs[-1] if crumbs else file_title), chunks, used)
         title = " › ".join([file_title, *crumbs])
         for s, chunk in zip(suffixes, chunks, strict=True):
             used.add(slug + s)
             rows.append({"_id": f"{rel}#{slug}{s}", "title": title, "text": chunk, "path": rel})
     return rows
+
+
+def _file_sections(text: str, suffix: str) -> list[tuple[int, str, list[str]]]:
+    """(level, heading, body lines) of a file by its type; Markdown's YAML front matter goes."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    if suffix in (".md", ".markdown") and lines[0].strip() == "---" and "---" in lines[1:]:
+        lines = lines[lines.index("---", 1) + 1 :]  # YAML front matter
+    if suffix in (".md", ".markdown"):
+        return _sections_markdown(lines)
+    if suffix == ".rst":
+        return _sections_rst(lines)
+    return [(0, "", lines)]
+
+
+def _file_title(sections: Sequence[tuple[int, str, list[str]]], stem: str) -> tuple[int, str]:
+    """(level of the title heading, or -1 when there is none; the file title).
+
+    A single top-level heading that comes first is the document's title; otherwise the file
+    name is (``getting_started`` -> ``Getting started``).
+    """
+    headed = [s for s in sections if s[0] > 0]
+    top = min((s[0] for s in headed), default=0)
+    if bool(headed) and headed[0][0] == top and sum(s[0] == top for s in headed) == 1:
+        return top, headed[0][1]
+    return -1, _humanize(stem)
+
+
+def _free_slug(base: str, chunks: Sequence[str], used: set[str]) -> tuple[str, list[str]]:
+    """A slug whose ids for all ``chunks`` (suffixes ``""``, ``-2``, ``-3``...) are unused:
+    ``base``, else ``base-1``, ``base-2``... like GitHub anchors; and those suffixes."""
+    slug, n = base, 0
+    suffixes = [""] + [f"-{k}" for k in range(2, len(chunks) + 1)]
+    while any(f"{slug}{s}" in used for s in suffixes):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug, suffixes
 
 
 def corpus_from_folder(folder: str | Path, max_words: int = 200) -> datasets.Dataset:

@@ -58,7 +58,7 @@ def queries_from_file(
 
     ``document`` is a document id of ``corpus`` or a file path (relative to the docs folder, as
     in the ``path`` column of :func:`corpus_from_folder`); a file path makes *all* chunks of that
-    file relevant, so a retriever that finds the answer in any chunk is not penalised and no
+    file relevant, so a retriever that finds the answer in any chunk is not penalized and no
     chunk of the right file is ever mined as a negative. In JSONL, ``document`` may be a list.
     Optional columns: ``id`` (query id; default ``q1``, ``q2``... by first appearance) and
     ``split`` (default ``split``). A question repeated on several lines gets all their documents.
