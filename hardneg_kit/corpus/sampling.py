@@ -27,7 +27,6 @@ from hardneg_kit.corpus.groups import id_group
 from hardneg_kit.corpus.shipped import is_shipped, resolve_dataset
 
 if TYPE_CHECKING:
-
     from hardneg_kit.profiles import Profile
 
 logger = logging.getLogger(__package__)  # one logger, "hardneg_kit.corpus", for the package
