@@ -2,9 +2,9 @@
 
 Every fusion in the kit goes through :func:`fuse_runs`: ``retrieve --retriever fusion:...``
 (:class:`FusionRetriever`), :func:`hardneg_kit.retrievers.run_retrievers`, and mining's fused
-rankings. ``rrf`` is reciprocal rank fusion (``k=60``); ``combsum`` is the sum of min-max
-normalized scores (ranx ``sum``); ``combmnz`` is ranx ``mnz``. A fused list is cut to the
-``top_k`` best by :func:`best_hits`: score descending, then doc id ascending.
+rankings. ``rrf`` is reciprocal rank fusion (``k=60``); ``combsum`` is the sum of normalized
+scores (ranx ``sum``, min-max by default); ``combmnz`` is ranx ``mnz``. A fused list is cut to
+the ``top_k`` best by :func:`best_hits`: score descending, then doc id ascending.
 
 Example:
     >>> from hardneg_kit.retrievers.runs import make_run
