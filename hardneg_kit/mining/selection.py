@@ -326,6 +326,7 @@ def mix_random(
 # Every query
 
 
+# ~60 lines, kept whole: its loop is the module docstring's steps in order, one line each.
 def select_negatives(
     inputs: MiningInputs,
     ranking: Candidates,

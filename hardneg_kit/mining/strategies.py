@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -206,19 +206,14 @@ def mine(
     for m in needed:
         load_encoder(m)  # unknown models fail here, before any work, with a clear message
     inputs = prepare(data, split)
-    if name == "semi-hard" and params.get("band") is None:
-        params.setdefault("skip_top", 10)
-        params.setdefault("window", 40)
-        params.setdefault("sampling", "random")
+    if name == "semi-hard":
+        _semi_hard_defaults(params)
     sel_kw = {k: params.pop(k) for k in list(params) if k in _SELECTION_KEYS}
     filt_kw = {k: params.pop(k) for k in list(params) if k in FILTER_FIELDS}
     sel = Selection(num_negatives=num_negatives, seed=seed, **sel_kw)
     filters = Filters(**filt_kw)
     fn_kwargs = _strategy_kwargs(name, arg, models, filters, params)
-    accepted = inspect.signature(STRATEGIES[name]).parameters
-    unknown = sorted(k for k in fn_kwargs if k not in accepted)
-    if unknown:
-        raise MiningError(f"{strategy} takes no parameter {', '.join(unknown)}.")
+    accepted = _accepted_parameters(strategy, name, fn_kwargs)
     start = time.perf_counter()
     result = STRATEGIES[name](inputs, sel, **fn_kwargs)
     result.strategy = strategy if name != "dense" else f"dense:{arg}"
@@ -233,6 +228,25 @@ def mine(
     result.settings = _settings(result.strategy, split, sel, filters, accepted, fn_kwargs)
     logger.info("%s (%.1f s)", result.summary(), result.seconds)
     return result
+
+
+def _semi_hard_defaults(params: dict[str, Any]) -> None:
+    """Without a ``band``, semi-hard draws at random from the 11th to 50th surviving candidates."""
+    if params.get("band") is None:
+        params.setdefault("skip_top", 10)
+        params.setdefault("window", 40)
+        params.setdefault("sampling", "random")
+
+
+def _accepted_parameters(
+    strategy: str, name: str, fn_kwargs: dict[str, Any]
+) -> Mapping[str, inspect.Parameter]:
+    """The strategy function's parameters; a MiningError names any of ``fn_kwargs`` it lacks."""
+    accepted = inspect.signature(STRATEGIES[name]).parameters
+    unknown = sorted(k for k in fn_kwargs if k not in accepted)
+    if unknown:
+        raise MiningError(f"{strategy} takes no parameter {', '.join(unknown)}.")
+    return accepted
 
 
 def _parse_strategy(strategy: str) -> tuple[str, str]:
