@@ -32,8 +32,9 @@ and no word of apart(D, P) is a word of Q: the query cannot tell D from P, so D 
 negative. A candidate that differs from P in a word the query contains stays a hard negative
 however alike the texts (``update-virtual-router`` for "update a virtual router", against
 ``update-virtual-service``). ``lexical_copy=None`` turns the test off; the default 0.99 catches
-one-word swaps in texts of a hundred words or more (the aws-cli alias twins overlap >= 0.998)
-and changes no mined aws-cli file of the workshop or full profile. The test runs on the
+a word swapped or added once or twice in a text of a few hundred words (``aws waf update-rule``
+against ``aws waf-regional update-rule``: overlap 0.995, told apart by ``regional`` alone) and
+changes no mined aws-cli file of the workshop or full profile. The test runs on the
 candidates of step 1 (counted as ``lexical_twins``, apart from ``near_copies``) and on every
 random draw (steps 7-8 and the ``random`` strategy), which all have the query at hand.
 
@@ -189,9 +190,9 @@ class _Guard:
         return rows, Positives(pos_rows, vecs, words)
 
     def classify(
-        self, qid: str, rows: np.ndarray, blocked: set[int], pos: Positives
+        self, rows: np.ndarray, blocked: set[int], pos: Positives
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Masks of ``rows``: positives of ``qid``, near-copies of one (same text or cosine),
+        """Masks of ``rows``: positives of the query, near-copies of one (same text or cosine),
         lexical twins of one that are no near-copy (each row in one mask at most)."""
         blocked_rows = list(blocked)
         self._positive_mark[pos.rows] = True
@@ -304,7 +305,7 @@ def drop_positives_and_copies(
     """Step 1: the query's candidates without its positives, their near-copies and twins."""
     cand = ranking.rows.get(qid, np.zeros(0, int))
     scores = ranking.scores.get(qid, np.zeros(0))
-    is_pos, near, twin = guard.classify(qid, cand, blocked, pos)
+    is_pos, near, twin = guard.classify(cand, blocked, pos)
     counts["positives"] += int(is_pos.sum())
     counts["near_copies"] += int(near.sum())
     counts["lexical_twins"] += int(twin.sum())
