@@ -19,6 +19,9 @@ Parameters shared by the ranked strategies (everything but ``random``), applied 
    random negatives): same normalized text (lower case, punctuation and spacing removed), or
    cosine >= ``near_copy`` (0.98) to a positive in the ``guard_model`` space (``minilm-l6``;
    ``None`` keeps only the text rule). Near-copies are the same passage, not a hard negative.
+   So are *lexical twins* for the query: word overlap >= ``lexical_copy`` (0.99) with a positive
+   and no word telling them apart in the query (alias command trees such as ``gcloud alpha``
+   and ``gcloud beta``; ``None`` turns the test off; :mod:`.selection` has the formula).
 2. positive-aware filters (NV-Retriever, arXiv 2407.15831), in the strategy's own score space:
    ``max_relative`` drops candidates scoring above ``pos - |pos| * (1 - max_relative)`` (0.95 is
    their best setting; the same rule as ``relative_margin=0.05`` in sentence-transformers),
@@ -58,7 +61,7 @@ Where each part lives (one question per module):
 =====================  =======================================================================
 :mod:`.results`        what mining returns; the JSONL file and its ``.meta.json`` record
 :mod:`.formats`        sentence-transformers datasets (:func:`to_dataset`, one builder a format)
-:mod:`.inputs`         a split made ready (:func:`prepare`), the near-copy text rule
+:mod:`.inputs`         a split made ready (:func:`prepare`), the guard's text rules
 :mod:`.rankings`       candidates per query: BM25, dense, fusion (:class:`Candidates`)
 :mod:`.ensemble`       the ``ensemble-pca`` space and its two conditions
 :mod:`.filters`        the positive-aware filters (step 2)
@@ -71,6 +74,7 @@ from __future__ import annotations
 
 from hardneg_kit.errors import MiningError
 from hardneg_kit.mining.ensemble import (
+    PCA_FITS,
     EnsembleSpace,
     ensemble_space,
     pca_conditions,
@@ -89,6 +93,7 @@ from hardneg_kit.mining.rankings import (
 from hardneg_kit.mining.results import MiningResult, NegativeRow, meta_path, read_meta
 from hardneg_kit.mining.selection import (
     GUARD_MODEL,
+    LEXICAL_COPY,
     NEAR_COPY,
     Selection,
     SkipReason,
@@ -116,7 +121,9 @@ __all__ = [
     "FILTER_FIELDS",
     "FORMATS",
     "GUARD_MODEL",
+    "LEXICAL_COPY",
     "NEAR_COPY",
+    "PCA_FITS",
     "STRATEGIES",
     "Candidates",
     "EnsembleSpace",

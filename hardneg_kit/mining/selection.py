@@ -4,8 +4,9 @@ The steps, one function each, for every query of a :class:`~hardneg_kit.mining.r
 (:func:`select_negatives`):
 
 1. :func:`drop_positives_and_copies`: positives and *near-copies* of a positive go (same
-   normalized text, or cosine >= ``near_copy`` in the ``guard_model`` space). What is left is
-   the pool that the ``closest`` fallback draws from.
+   normalized text, or cosine >= ``near_copy`` in the ``guard_model`` space), and so do the
+   *lexical twins* of a positive for the query (``lexical_copy``, below). What is left is the
+   pool that the ``closest`` fallback draws from.
 2. :func:`apply_filters`: the positive-aware :class:`~hardneg_kit.mining.filters.Filters`.
 3. :func:`apply_condition`: a strategy's own test (``ensemble-pca``'s distance conditions).
 4. :func:`rank_window`: ``skip_top`` then ``window`` survivors, counted after steps 1-3.
@@ -16,6 +17,26 @@ The steps, one function each, for every query of a :class:`~hardneg_kit.mining.r
 7. :func:`fall_back`: a query left with no hard negative takes the ``closest`` remaining
    candidates (ignoring steps 2-4) or ``random`` ones, if ``fallback`` says so.
 8. :func:`mix_random`: ``random_share`` of the negatives are uniform random passages.
+
+Lexical twins. Two command trees that differ in one word (``gcloud alpha ...`` and ``gcloud
+beta ...``, ``aws waf`` and ``aws waf-regional``) can stay below the cosine threshold and still
+be one answer to a query that names neither word. With W(X) the multiset of lower-case ``\\w+``
+tokens of X (:func:`~hardneg_kit.mining.inputs.word_counts`; hyphens and dots split words) and
+|W| its size::
+
+    overlap(D, P) = |W(D) & W(P)| / max(|W(D)|, |W(P)|)   (&: the smaller count of each word)
+    apart(D, P)   = the words of W(D) - W(P) and of W(P) - W(D)
+
+candidate D is a lexical twin of positive P *for query Q* when overlap(D, P) >= ``lexical_copy``
+and no word of apart(D, P) is a word of Q: the query cannot tell D from P, so D would be a false
+negative. A candidate that differs from P in a word the query contains stays a hard negative
+however alike the texts (``update-virtual-router`` for "update a virtual router", against
+``update-virtual-service``). ``lexical_copy=None`` turns the test off; the default 0.99 catches
+a word swapped or added once or twice in a text of a few hundred words (``aws waf update-rule``
+against ``aws waf-regional update-rule``: overlap 0.995, told apart by ``regional`` alone) and
+changes no mined aws-cli file of the workshop or full profile. The test runs on the
+candidates of step 1 (counted as ``lexical_twins``, apart from ``near_copies``) and on every
+random draw (steps 7-8 and the ``random`` strategy), which all have the query at hand.
 
 Fallback (7) runs before the random share (8) so that the random negatives exclude the fallback
 ones. Every query ends in a :class:`~hardneg_kit.mining.results.NegativeRow` or in
@@ -39,12 +60,15 @@ import numpy as np
 
 from hardneg_kit.errors import MiningError
 from hardneg_kit.mining.filters import NO_FILTERS, Filters
-from hardneg_kit.mining.inputs import MiningInputs
+from hardneg_kit.mining.inputs import MiningInputs, word_counts
 from hardneg_kit.mining.rankings import Candidates
 from hardneg_kit.mining.results import MiningResult, NegativeRow
 
 #: cosine to a positive (in ``guard_model`` space) at or above which a passage is a near-copy
 NEAR_COPY = 0.98
+#: word overlap with a positive at or above which a passage the query cannot tell apart from
+#: it is a lexical twin (step 1)
+LEXICAL_COPY = 0.99
 GUARD_MODEL = "minilm-l6"
 
 #: ``condition(qid, rows) -> mask``: a strategy's own test of candidate rows (step 3)
@@ -74,7 +98,11 @@ class SkipReason:
 
 @dataclass
 class Selection:
-    """How a ranked strategy turns candidates into negatives (steps 4-8)."""
+    """How a ranked strategy turns candidates into negatives (the guard of step 1, steps 4-8).
+
+    ``near_copy`` / ``guard_model``: the cosine near-copy test; ``lexical_copy``: the
+    lexical-twin test (module docstring); ``None`` turns either off.
+    """
 
     num_negatives: int = 4
     skip_top: int = 0
@@ -86,6 +114,7 @@ class Selection:
     denoise_threshold: float = 0.5
     near_copy: float | None = NEAR_COPY
     guard_model: str | None = GUARD_MODEL
+    lexical_copy: float | None = LEXICAL_COPY
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -101,6 +130,10 @@ class Selection:
             raise MiningError(f"random_share must be in [0, 1], got {self.random_share}.")
         if self.skip_top < 0 or (self.window is not None and self.window < 1):
             raise MiningError("skip_top must be >= 0 and window >= 1.")
+        if self.lexical_copy is not None and not 0.0 < self.lexical_copy <= 1.0:
+            raise MiningError(
+                f"lexical_copy must be in (0, 1] or None, got {self.lexical_copy}."
+            )
 
     @property
     def num_random(self) -> int:
@@ -113,8 +146,19 @@ def query_rng(seed: int, qid: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(qid.encode("utf-8"))])
 
 
+@dataclass
+class Positives:
+    """One query's side of the guard's tests: its positives' rows, their ``guard_model``
+    vectors (cosine test; ``None`` when it is off) and the query's words (lexical-twin test)."""
+
+    rows: list[int]
+    vecs: np.ndarray | None
+    query_words: frozenset[str]
+
+
 class _Guard:
-    """Near-copy guard: rows that are the same passage as one of a query's positives."""
+    """Step 1's guard: rows that are the same passage as one of a query's positives (a copy, a
+    near-copy by cosine) or that the query cannot tell apart from one (a lexical twin)."""
 
     def __init__(self, inputs: MiningInputs, sel: Selection):
         self.inputs = inputs
@@ -126,51 +170,83 @@ class _Guard:
             else None
         )
         self.threshold = sel.near_copy
+        self.lexical = sel.lexical_copy
         # membership tests against reusable row masks: O(candidates) per query, no sorting
         self._positive_mark = np.zeros(len(inputs.doc_ids), bool)
         self._blocked_mark = np.zeros(len(inputs.doc_ids), bool)
 
-    def blocked(self, qid: str) -> tuple[set[int], np.ndarray | None]:
-        """Rows of positives and their text duplicates; positive vectors for the cosine test."""
+    def blocked(self, qid: str) -> tuple[set[int], Positives]:
+        """Rows of positives and their text duplicates; what the other tests compare with."""
         pos_rows = [self.inputs.doc_row[p] for p in self.inputs.positives[qid]]
         rows = set(pos_rows)
         for r in pos_rows:
             rows.update(self.groups[self.norm[r]])
         vecs = self.emb[pos_rows] if self.emb is not None else None
-        return rows, vecs
+        words = (
+            frozenset(word_counts(self.inputs.queries[self.inputs.query_row[qid]]))
+            if self.lexical is not None
+            else frozenset()
+        )
+        return rows, Positives(pos_rows, vecs, words)
 
     def classify(
-        self, qid: str, rows: np.ndarray, blocked: set[int], pos_vecs: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Masks of ``rows`` that are a positive of ``qid``, and that are a near-copy of one."""
-        pos_rows = [self.inputs.doc_row[p] for p in self.inputs.positives[qid]]
+        self, rows: np.ndarray, blocked: set[int], pos: Positives
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Masks of ``rows``: positives of the query, near-copies of one (same text or cosine),
+        lexical twins of one that are no near-copy (each row in one mask at most)."""
         blocked_rows = list(blocked)
-        self._positive_mark[pos_rows] = True
+        self._positive_mark[pos.rows] = True
         self._blocked_mark[blocked_rows] = True
         is_pos = self._positive_mark[rows]
-        near = ~is_pos & (self._blocked_mark[rows] | self.near(rows, pos_vecs))
-        self._positive_mark[pos_rows] = False
+        near = ~is_pos & (self._blocked_mark[rows] | self.cosine_near(rows, pos))
+        self._positive_mark[pos.rows] = False
         self._blocked_mark[blocked_rows] = False
-        return is_pos, near
+        twin = ~is_pos & ~near & self.twins(rows, pos)
+        return is_pos, near, twin
 
-    def near(self, rows: np.ndarray, pos_vecs: np.ndarray | None) -> np.ndarray:
-        """Mask of ``rows`` whose cosine to any positive is >= the threshold."""
-        if pos_vecs is None or not len(rows):
+    def near(self, rows: np.ndarray, pos: Positives) -> np.ndarray:
+        """Mask of ``rows`` that are a near-copy (cosine) or a lexical twin of a positive."""
+        return self.cosine_near(rows, pos) | self.twins(rows, pos)
+
+    def cosine_near(self, rows: np.ndarray, pos: Positives) -> np.ndarray:
+        """Mask of ``rows`` whose cosine to any positive is >= ``near_copy``."""
+        if pos.vecs is None or not len(rows):
             return np.zeros(len(rows), bool)
-        return (self.emb[rows] @ pos_vecs.T).max(axis=1) >= self.threshold
+        return (self.emb[rows] @ pos.vecs.T).max(axis=1) >= self.threshold
+
+    def twins(self, rows: np.ndarray, pos: Positives) -> np.ndarray:
+        """Mask of ``rows`` that are a lexical twin of any positive for the query."""
+        if self.lexical is None:
+            return np.zeros(len(rows), bool)
+        return np.array(
+            [any(self._twin(int(r), p, pos.query_words) for p in pos.rows) for r in rows], bool
+        )
+
+    def _twin(self, row: int, pos_row: int, query_words: frozenset[str]) -> bool:
+        """overlap(D, P) >= ``lexical_copy`` and no word telling D and P apart is in Q."""
+        d, d_len = self.inputs.passage_words(row)
+        p, p_len = self.inputs.passage_words(pos_row)
+        longer = max(d_len, p_len)
+        # overlap <= shorter / longer: most candidates stop here, before any multiset work
+        if not longer or min(d_len, p_len) / longer < self.lexical:
+            return False
+        if sum((d & p).values()) / longer < self.lexical:
+            return False
+        return query_words.isdisjoint((d - p).keys() | (p - d).keys())
 
 
 def _random_rows(
-    n_docs: int, k: int, rng: np.random.Generator, exclude: set[int], guard: _Guard, pos_vecs
+    n_docs: int, k: int, rng: np.random.Generator, exclude: set[int], guard: _Guard,
+    pos: Positives,
 ) -> list[int]:
-    """Up to ``k`` uniform rows outside ``exclude`` that are no near-copy of a positive."""
+    """Up to ``k`` uniform rows outside ``exclude`` that are no near-copy or twin of a positive."""
     out: list[int] = []
     order = rng.permutation(n_docs)
     for start in range(0, n_docs, 4 * k + 16):
         chunk = np.array([r for r in order[start : start + 4 * k + 16] if r not in exclude])
         if not len(chunk):
             continue
-        chunk = chunk[~guard.near(chunk, pos_vecs)]
+        chunk = chunk[~guard.near(chunk, pos)]
         for r in chunk:
             out.append(int(r))
             exclude.add(int(r))
@@ -223,16 +299,17 @@ class Pool:
 
 
 def drop_positives_and_copies(
-    guard: _Guard, qid: str, ranking: Candidates, blocked: set[int],
-    pos_vecs: np.ndarray | None, counts: Counter,
+    guard: _Guard, qid: str, ranking: Candidates, blocked: set[int], pos: Positives,
+    counts: Counter,
 ) -> Pool:
-    """Step 1: the query's candidates without its positives and their near-copies."""
+    """Step 1: the query's candidates without its positives, their near-copies and twins."""
     cand = ranking.rows.get(qid, np.zeros(0, int))
     scores = ranking.scores.get(qid, np.zeros(0))
-    is_pos, near = guard.classify(qid, cand, blocked, pos_vecs)
+    is_pos, near, twin = guard.classify(cand, blocked, pos)
     counts["positives"] += int(is_pos.sum())
     counts["near_copies"] += int(near.sum())
-    ok = ~is_pos & ~near
+    counts["lexical_twins"] += int(twin.sum())
+    ok = ~is_pos & ~near & ~twin
     pool = Pool(cand[ok], scores[ok], np.ones(int(ok.sum()), bool))
     if not ok.any():
         pool.empty_because(SkipReason.NO_CANDIDATES)
@@ -301,14 +378,14 @@ def choose_hard(
 
 def fall_back(
     pool: Pool, k_hard: int, sel: Selection, n_docs: int, rng: np.random.Generator | None,
-    blocked: set[int], guard: _Guard, pos_vecs: np.ndarray | None, counts: Counter,
+    blocked: set[int], guard: _Guard, pos: Positives, counts: Counter,
 ) -> tuple[list[int], list[float | None]]:
     """Step 7: for a query with no hard negative, the ``closest`` or ``random`` ones."""
     if sel.fallback == "closest":
         neg = [int(r) for r in pool.rows[:k_hard]]
         scores: list[float | None] = [float(s) for s in pool.scores[:k_hard]]
     else:
-        neg = _random_rows(n_docs, k_hard, rng, set(blocked), guard, pos_vecs)
+        neg = _random_rows(n_docs, k_hard, rng, set(blocked), guard, pos)
         scores = [None] * len(neg)
     counts["fallback_queries"] += bool(neg)
     return neg, scores
@@ -316,10 +393,10 @@ def fall_back(
 
 def mix_random(
     k_random: int, n_docs: int, rng: np.random.Generator | None, exclude: set[int],
-    guard: _Guard, pos_vecs: np.ndarray | None,
+    guard: _Guard, pos: Positives,
 ) -> list[int]:
-    """Step 8: ``k_random`` uniform passages, none already chosen, positive or near-copy."""
-    return _random_rows(n_docs, k_random, rng, exclude, guard, pos_vecs)
+    """Step 8: ``k_random`` uniform passages, none already chosen, positive, near-copy or twin."""
+    return _random_rows(n_docs, k_random, rng, exclude, guard, pos)
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,9 +441,9 @@ def select_negatives(
     drawing = sel.sampling == "random" or sel.fallback == "random" or k_random > 0
     for qi, qid in enumerate(inputs.query_ids):
         rng = query_rng(sel.seed, qid) if drawing else None
-        blocked, pos_vecs = guard.blocked(qid)
+        blocked, pos = guard.blocked(qid)
         pos_scores = ranking.positive_scores.get(qid, {})
-        pool = drop_positives_and_copies(guard, qid, ranking, blocked, pos_vecs, counts)
+        pool = drop_positives_and_copies(guard, qid, ranking, blocked, pos, counts)
         apply_filters(pool, filters, pos_scores, counts)
         apply_condition(pool, condition, qid, counts)
         ordered = sample(rank_window(pool, sel), sel, rng)
@@ -377,10 +454,10 @@ def select_negatives(
         sources = ["hard"] * len(neg)
         if not neg and k_hard and sel.fallback:
             neg, neg_scores = fall_back(pool, k_hard, sel, n_docs, rng, blocked, guard,
-                                        pos_vecs, counts)
+                                        pos, counts)
             sources = ["fallback"] * len(neg)
         if k_random:
-            extra = mix_random(k_random, n_docs, rng, set(blocked) | set(neg), guard, pos_vecs)
+            extra = mix_random(k_random, n_docs, rng, set(blocked) | set(neg), guard, pos)
             neg += extra
             neg_scores += [None] * len(extra)
             sources += ["random"] * len(extra)

@@ -28,7 +28,13 @@ from dataclasses import asdict
 from typing import Any
 
 from hardneg_kit.errors import MiningError
-from hardneg_kit.mining.ensemble import ensemble_space, pca_conditions, rank_ensemble
+from hardneg_kit.mining.ensemble import (
+    DEFAULT_PCA_FIT,
+    check_pca_fit,
+    ensemble_space,
+    pca_conditions,
+    rank_ensemble,
+)
 from hardneg_kit.mining.filters import FILTER_FIELDS, Filters
 from hardneg_kit.mining.inputs import MiningInputs, prepare
 from hardneg_kit.mining.rankings import DEFAULT_MODELS, rank_bm25, rank_dense, rank_fusion
@@ -46,15 +52,15 @@ logger = logging.getLogger("hardneg_kit.mining")
 
 
 def mine_random(inputs: MiningInputs, sel: Selection) -> MiningResult:
-    """Uniform negatives from the corpus, excluding positives and near-copies (seeded)."""
+    """Uniform negatives from the corpus, excluding positives, near-copies and twins (seeded)."""
     guard = _Guard(inputs, sel)
     rows: list[NegativeRow] = []
     skipped: dict[str, str] = {}
     for qid in inputs.query_ids:
-        blocked, pos_vecs = guard.blocked(qid)
+        blocked, pos = guard.blocked(qid)
         neg = _random_rows(
             len(inputs.doc_ids), sel.num_negatives, query_rng(sel.seed, qid), set(blocked),
-            guard, pos_vecs,
+            guard, pos,
         )
         if not neg:
             skipped[qid] = SkipReason.NO_PASSAGE
@@ -94,7 +100,7 @@ def mine_fusion(
 def mine_ensemble_pca(
     inputs: MiningInputs, sel: Selection, filters: Filters,
     models: Sequence[str] = DEFAULT_MODELS, variance: float = 0.95, depth: int = 100,
-    conditions: bool = True,
+    conditions: bool = True, pca_fit: str = DEFAULT_PCA_FIT,
 ) -> MiningResult:
     """The reference method (METHOD.md): the k closest candidates meeting both conditions.
 
@@ -104,15 +110,17 @@ def mine_ensemble_pca(
     ``conditions=False`` drops the two distance conditions and keeps only the ensemble's PCA
     space: then a positive-aware filter takes their place (``max_relative=0.95`` keeps the
     closest candidates scoring below 95% of the positive, NV-Retriever's rule in the ensemble
-    space).
+    space). ``pca_fit`` says what PCA is fitted on (:mod:`~hardneg_kit.mining.ensemble`):
+    ``"passages"`` makes a query's negatives independent of the other queries mined.
     """
+    check_pca_fit(pca_fit)
     if conditions and (filters.max_relative is not None or filters.margin is not None):
         raise MiningError(
             "ensemble-pca keeps only candidates closer to the query than the positive; "
             "relative/margin filters remove exactly those. Use them with bm25, dense or fusion, "
             "or with ensemble-pca and conditions=False (the PCA space without the conditions)."
         )
-    space = ensemble_space(inputs, models, variance, sel.seed)
+    space = ensemble_space(inputs, models, variance, sel.seed, pca_fit)
     ranking = rank_ensemble(inputs, space, depth)
     condition = pca_conditions(space, inputs) if conditions else None
     result = select_negatives(inputs, ranking, "ensemble-pca", sel, filters, condition=condition)
@@ -192,9 +200,10 @@ def mine(
         seed: seeds random sampling, random negatives and PCA.
         params: :class:`Selection` fields (``skip_top``, ``window``, ``sampling``,
             ``random_share``, ``fallback``, ``cross_encoder``, ``denoise_threshold``,
-            ``near_copy``, ``guard_model``), :class:`Filters` fields (``max_relative``,
-            ``min_relative``, ``margin``, ``max_score``, ``min_score``) or the strategy's own
-            (``depth``, ``variance``, ``method``, ``band``, ``base``).
+            ``near_copy``, ``guard_model``, ``lexical_copy``), :class:`Filters` fields
+            (``max_relative``, ``min_relative``, ``margin``, ``max_score``, ``min_score``) or
+            the strategy's own (``depth``, ``variance``, ``conditions``, ``pca_fit``,
+            ``method``, ``band``, ``base``).
 
     >>> mine(data, "train", "dense:minilm-l6", num_negatives=4, max_relative=0.95)  # doctest: +SKIP
     """
