@@ -96,7 +96,8 @@ def base_reranker(data: BeirData, profile: Profile, config: TrainingConfig | Non
 
     >>> base = base_reranker(aws.data, get_profile("smoke"))  # doctest: +SKIP
     """
-    from hardneg_kit.training import budget_steps, train_cross_encoder
+    from hardneg_kit.training import train_cross_encoder
+    from hardneg_kit.training_data import budget_steps
 
     config = config or TrainingConfig()
     if start != "minilm-l6" or profile.base_examples <= 0:

@@ -25,8 +25,8 @@ from hardneg_kit.experiment.datasets import EvalSet
 def rerank_cached(model, evalset: EvalSet, depth: int, model_dir: Path | None, name: str,
                   show_progress_bar: bool = True):
     """Re-rank ``evalset``'s candidates; cached as a TREC file in ``model_dir`` when given."""
+    from hardneg_kit.reranking import rerank
     from hardneg_kit.retrievers import read_trec, write_trec
-    from hardneg_kit.training import rerank
 
     path = None
     if model_dir is not None:

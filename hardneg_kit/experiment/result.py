@@ -133,7 +133,7 @@ def recipe(profile: Profile, config: TrainingConfig, base: Mapping[str, Any],
 
 def budget_rule(profile: Profile) -> str:
     """The equal-budget rule, in words."""
-    from hardneg_kit.training import budget_steps
+    from hardneg_kit.training_data import budget_steps
 
     steps = budget_steps(profile.train_examples, profile.batch_size, profile.epochs)
     return (f"{steps} optimiser steps of {profile.batch_size} rows for every contender (the "

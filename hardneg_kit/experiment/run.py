@@ -95,6 +95,7 @@ def run_experiment(
 
     >>> result = run_experiment("workshop", "results/workshop")  # doctest: +SKIP
     """
+    # long only by its Args docstring: the body is the five named steps
     from hardneg_kit.evaluation import warm_up_ranx
 
     profile = profile if isinstance(profile, Profile) else get_profile(profile)

@@ -109,7 +109,8 @@ def train_contender(
     from sentence_transformers import CrossEncoder
 
     from hardneg_kit.models import cross_encoder_device, cross_encoder_start
-    from hardneg_kit.training import budget_steps, equalize, train_cross_encoder
+    from hardneg_kit.training import train_cross_encoder
+    from hardneg_kit.training_data import budget_steps, equalize
 
     layers = profile.cross_encoder_layers if base == "minilm-l6" else None
     if contender.kind == "start":
