@@ -343,15 +343,9 @@ def compare(
     return compare_tables(tables, baseline, metrics, names, n_resamples, confidence, seed)
 
 
-def compare_tables(
-    tables: Mapping[str, pd.DataFrame],
-    baseline: str,
-    metrics: Sequence[str],
-    contenders: Sequence[str] | None = None,
-    n_resamples: int = 10_000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> list[PairedTest]:
+def compare_tables(tables: Mapping[str, pd.DataFrame], baseline: str, metrics: Sequence[str],
+                   contenders: Sequence[str] | None = None, n_resamples: int = 10_000,
+                   confidence: float = 0.95, seed: int = 0) -> list[PairedTest]:
     """:func:`compare` on per-query values computed already (name -> :func:`average_seeds`
     table), so that a caller who evaluated every run once tests them without evaluating again.
     """

@@ -4,7 +4,7 @@ Training runs on the CPU with sentence-transformers'
 :class:`~sentence_transformers.cross_encoder.CrossEncoderTrainer` and one of three losses:
 
 ========== ==================================================================== ===================
-``bce``    binary cross-entropy on labelled (query, passage, 0/1) pairs         any format with
+``bce``    binary cross-entropy on labeled (query, passage, 0/1) pairs          any format with
            (``BinaryCrossEntropyLoss``); triplets and n-tuples become           negatives
            (q, p, 1) and (q, n_i, 0)
 ``mnrl``   multiple-negatives ranking loss (``MultipleNegativesRankingLoss``):  pairs, triplets,

@@ -12,7 +12,7 @@ Example:
     >>> from hardneg_kit.experiment.datasets import eval_set
     >>> dev = eval_set("aws-cli", get_profile("smoke"), split="dev")  # doctest: +SKIP
     >>> dev.candidates_spec  # doctest: +SKIP
-    'fusion:bm25+dense:...'
+    'fusion:bm25+dense:minilm-l6+dense:paraphrase-minilm-l3+dense:static-minilm'
 """
 
 from __future__ import annotations

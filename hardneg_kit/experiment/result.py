@@ -109,6 +109,8 @@ def recipe(profile: Profile, config: TrainingConfig, base: Mapping[str, Any],
            dev_queries: int | None = None) -> str:
     """The paragraph that says how every row of the tables was made (``dev_queries``: how many
     dev queries there were, when known; else the profile's cap)."""
+    # the wording of the committed results.md ("z-normalised", "optimiser" in budget_rule) is
+    # kept as written, so that a rerun reproduces those files byte for byte
     p = profile
     layers = "all" if p.cross_encoder_layers is None else p.cross_encoder_layers
     built = base.get("built", "")

@@ -67,7 +67,7 @@ def in_batch_pairs(data: BeirData, split: str = "train"):
 
 
 def training_dataset(contender: Contender, data: BeirData, profile: Profile, seed: int):
-    """The contender's training rows (before equalising), mined with ``seed``: one n-tuple row
+    """The contender's training rows (before equalizing), mined with ``seed``: one n-tuple row
     per (query, positive) with at least one negative; a row with fewer than
     ``profile.num_negatives`` negatives is padded with ``None`` (the losses skip those)."""
     from hardneg_kit.mining import mine, to_dataset
@@ -99,7 +99,7 @@ def train_contender(
     ``base`` is :func:`base_reranker`'s folder (or any cross-encoder), or ``minilm-l6`` (a fresh
     head on the backbone truncated to ``profile.cross_encoder_layers``). The budget: the
     contender's mined rows are drawn or repeated to ``profile.train_examples`` rows
-    (:func:`hardneg_kit.training.equalize`) and trained for the same number of optimiser steps;
+    (:func:`hardneg_kit.training.equalize`) and trained for the same number of optimizer steps;
     the log's ``config.unique_rows`` says how many distinct rows there were. Returns
     ``(model, training_log)``; ``training_log`` is ``None`` for the ``start`` contender, which
     is ``base`` itself.

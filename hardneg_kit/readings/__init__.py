@@ -24,12 +24,7 @@ Example:
 """
 
 from hardneg_kit.experiment import BASE, BASELINE, FUSION
-from hardneg_kit.readings.pairs import (
-    agreement,
-    agreement_sentence,
-    pair_sentence,
-    pairwise_tests,
-)
+from hardneg_kit.readings.pairs import agreement, agreement_sentence, pair_sentence, pairwise_tests
 from hardneg_kit.readings.pipeline import (
     pipeline_sentence,
     pipeline_table,

@@ -7,11 +7,10 @@ your run reproduce, flip or leave open each ordering of the reference?) and
 :func:`agreement_sentence` sums it up.
 
 Example:
-    >>> from hardneg_kit.readings import pair_sentence
-    >>> row = {"a": "bm25", "b": "random", "mean a": 0.76, "mean b": 0.42, "delta": 0.34,
-    ...        "low": 0.32, "high": 0.36, "p holm": 1e-9}
-    >>> pair_sentence(row, who="the reference run")[:56]
-    'In the reference run, bm25 beat random by +0.340 MRR@10 '
+    >>> from hardneg_kit.readings.pairs import agreement, agreement_sentence, pairwise_tests
+    >>> names = ["random", "bm25", "ensemble-pca"]
+    >>> yours = pairwise_tests(qrels, runs, names)  # doctest: +SKIP
+    >>> print(agreement_sentence(agreement(yours, reference)))  # doctest: +SKIP
 """
 
 from __future__ import annotations

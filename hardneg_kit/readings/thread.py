@@ -122,6 +122,7 @@ def budget_readings(logs: Mapping[str, Mapping]) -> pd.DataFrame:
 
 def budget_sentence(budget: pd.DataFrame) -> str:
     """What :func:`budget_readings` says, in words: the shared steps and who repeats rows."""
+    # "optimiser" is the wording of the committed notebook outputs, kept as written
     steps = sorted(set(budget["steps"]))
     same = f"every contender took {steps[0]} optimiser steps" if len(steps) == 1 else (
         f"the contenders took {', '.join(map(str, steps))} optimiser steps")
