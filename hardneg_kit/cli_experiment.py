@@ -20,8 +20,6 @@ where it stopped.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -69,10 +67,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     names = _names(args.contenders) or None
     if args.reference:
-        from hardneg_kit.readings import agreement_sentence, compare_with_reference
+        from hardneg_kit.readings import agreement_sentence, reference_agreement
 
-        table = compare_with_reference(args.results, args.reference, names)
-        dataset = json.loads((Path(args.results) / "results.json").read_text())["train_dataset"]
+        dataset, table = reference_agreement(args.results, args.reference, names)
         print(f"### {args.results} against the reference {args.reference}: {dataset} MRR@10, "
               "every pair tested in each run (paired t-test over queries, Holm over the pairs)"
               "\n")
