@@ -83,6 +83,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    _add_experiment(subparsers)
+    _add_compare(subparsers)
+
+
+def _add_experiment(subparsers: argparse._SubParsersAction) -> None:
     from hardneg_kit.cli_args import NON_NEGATIVE_INT, POSITIVE_FLOAT, add_profile_argument
     from hardneg_kit.experiment import TrainingConfig
     from hardneg_kit.training import LOSSES
@@ -128,6 +133,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "or on the test sets (default)")
     p.set_defaults(handler=cmd_experiment)
 
+
+def _add_compare(subparsers: argparse._SubParsersAction) -> None:
     c = subparsers.add_parser(
         "compare",
         help="re-test saved experiment results against another baseline",

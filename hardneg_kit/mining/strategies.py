@@ -36,14 +36,13 @@ from hardneg_kit.mining.ensemble import (
     rank_ensemble,
 )
 from hardneg_kit.mining.filters import FILTER_FIELDS, Filters
+from hardneg_kit.mining.guards import Guard, random_rows
 from hardneg_kit.mining.inputs import MiningInputs, prepare
 from hardneg_kit.mining.rankings import DEFAULT_MODELS, rank_bm25, rank_dense, rank_fusion
 from hardneg_kit.mining.results import MiningResult, NegativeRow
 from hardneg_kit.mining.selection import (
     Selection,
     SkipReason,
-    _Guard,
-    _random_rows,
     query_rng,
     select_negatives,
 )
@@ -53,12 +52,12 @@ logger = logging.getLogger("hardneg_kit.mining")
 
 def mine_random(inputs: MiningInputs, sel: Selection) -> MiningResult:
     """Uniform negatives from the corpus, excluding positives, near-copies and twins (seeded)."""
-    guard = _Guard(inputs, sel)
+    guard = Guard(inputs, sel)
     rows: list[NegativeRow] = []
     skipped: dict[str, str] = {}
     for qid in inputs.query_ids:
         blocked, pos = guard.blocked(qid)
-        neg = _random_rows(
+        neg = random_rows(
             len(inputs.doc_ids), sel.num_negatives, query_rng(sel.seed, qid), set(blocked),
             guard, pos,
         )
