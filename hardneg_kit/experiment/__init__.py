@@ -52,9 +52,9 @@ from hardneg_kit.experiment.contenders import (
     CANDIDATES,
     ENSEMBLE_STRATEGIES,
     EVAL_DATASETS,
+    EXPERIMENT_METRICS,
     FIRST_STAGE,
     FUSION,
-    METRICS,
     TRAIN_DATASET,
     WITH_FIRST_STAGE,
     Contender,
@@ -104,7 +104,8 @@ from hardneg_kit.experiment.train import (
 
 __all__ = [
     "BASE", "BASELINE", "BEST_SINGLE", "CANDIDATES", "DEFAULT_CONFIG", "ENSEMBLE_STRATEGIES",
-    "EVAL_DATASETS", "FIRST_STAGE", "FUSION", "METRICS", "TRAIN_DATASET", "WITH_FIRST_STAGE",
+    "EVAL_DATASETS", "EXPERIMENT_METRICS", "FIRST_STAGE", "FUSION", "TRAIN_DATASET",
+    "WITH_FIRST_STAGE",
     "Contender", "EvalSet", "ExperimentResult", "TrainingConfig", "base_reranker",
     "best_single_model", "budget_rule", "budget_table", "candidates_spec", "check_splits",
     "compare_saved", "dataset_label", "dataset_labels", "default_contenders", "describe_base",

@@ -26,7 +26,7 @@ from hardneg_kit.mining import DEFAULT_MODELS
 #: the default training dataset, and the default evaluation datasets (training dataset first)
 TRAIN_DATASET = "aws-cli"
 EVAL_DATASETS = ("aws-cli", "azure-cli", "python-faq")
-METRICS = ("mrr@3", "mrr@10", "ndcg@10")
+EXPERIMENT_METRICS = ("mrr@3", "mrr@10", "ndcg@10")
 BASELINE = "random"
 #: the row names of the fused first stage and of the base re-ranker
 FUSION = "first-stage: fusion (rrf)"

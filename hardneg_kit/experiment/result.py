@@ -33,8 +33,8 @@ from hardneg_kit.experiment.contenders import (
     BASELINE,
     CANDIDATES,
     EVAL_DATASETS,
+    EXPERIMENT_METRICS,
     FUSION,
-    METRICS,
     TRAIN_DATASET,
     WITH_FIRST_STAGE,
     Contender,
@@ -193,7 +193,7 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
         "candidates": next(iter(result.sets.values())).candidates_spec if result.sets
         else CANDIDATES,
         "baselines": [BASELINE, FUSION],
-        "metrics": list(METRICS),
+        "metrics": list(EXPERIMENT_METRICS),
         "weights": result.weights,
         "base": result.base,
         "sizes": result.sizes,

@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from hardneg_kit.errors import ExperimentError
-from hardneg_kit.experiment.contenders import BASELINE, FUSION, METRICS
+from hardneg_kit.experiment.contenders import BASELINE, EXPERIMENT_METRICS, FUSION
 
 
-def summarize(qrels, runs: Mapping[str, Mapping[int, Any]], metrics: Sequence[str] = METRICS,
+def summarize(qrels, runs: Mapping[str, Mapping[int, Any]],
+              metrics: Sequence[str] = EXPERIMENT_METRICS,
               baselines: Sequence[str] = (BASELINE, FUSION)):
     """Per-seed scores, the summary table and the paired tests behind it.
 
@@ -86,7 +87,7 @@ def _baseline_label(name: str) -> str:
     return "fusion" if name == FUSION else name
 
 
-def format_table(table: pd.DataFrame, metrics: Sequence[str] = METRICS,
+def format_table(table: pd.DataFrame, metrics: Sequence[str] = EXPERIMENT_METRICS,
                  metric: str = "mrr@10") -> pd.DataFrame:
     """``mean ± std`` per metric (± only with several seeds), then for ``metric`` and each
     baseline of the table: ``Δ [95% CI]`` (``*`` where Holm p < 0.05) and the Holm p-value."""

@@ -113,7 +113,6 @@ from hardneg_kit.mining.strategies import (
 
 #: the old names, kept for notebooks and user code written against them
 normalise_text = normalize_text
-Ranking = Candidates
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -131,7 +130,6 @@ __all__ = [
     "MiningInputs",
     "MiningResult",
     "NegativeRow",
-    "Ranking",
     "Selection",
     "SkipReason",
     "ensemble_space",
