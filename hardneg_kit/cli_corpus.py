@@ -163,14 +163,21 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Inspect, validate, sample or build BEIR datasets.",
     )
     actions = p.add_subparsers(dest="corpus_action", metavar="ACTION", required=True)
+    for add in (_add_stats, _add_validate, _add_from_folder, _add_split, _add_sample):
+        add(actions)
+    return p
 
-    def dataset_arg(a: argparse.ArgumentParser) -> None:
-        a.add_argument(
-            "--dataset", required=True, help="shipped dataset name (aws-cli) or a BEIR folder"
-        )
 
+def _dataset_arg(a: argparse.ArgumentParser) -> None:
+    a.add_argument(
+        "--dataset", required=True, help="shipped dataset name (aws-cli) or a BEIR folder"
+    )
+
+
+def _add_stats(actions: argparse._SubParsersAction) -> None:
+    """``corpus stats``: :func:`cmd_stats`."""
     a = actions.add_parser("stats", help="sizes, words per document, queries per group")
-    dataset_arg(a)
+    _dataset_arg(a)
     a.add_argument(
         "--group-field", default="service",
         help="field that groups queries (else the id prefix; shown only where meaningful)",
@@ -178,10 +185,16 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     a.add_argument("--no-validate", action="store_true", help="skip the checks (faster)")
     a.set_defaults(handler=cmd_stats)
 
+
+def _add_validate(actions: argparse._SubParsersAction) -> None:
+    """``corpus validate``: :func:`cmd_validate`."""
     a = actions.add_parser("validate", help="check a BEIR folder; exit 2 with the first problem")
-    dataset_arg(a)
+    _dataset_arg(a)
     a.set_defaults(handler=cmd_validate)
 
+
+def _add_from_folder(actions: argparse._SubParsersAction) -> None:
+    """``corpus from-folder``: :func:`cmd_from_folder`."""
     a = actions.add_parser("from-folder", help="Markdown / rST / text files -> a BEIR folder")
     a.add_argument("--docs", required=True, help="folder of .md, .rst and .txt files")
     a.add_argument(
@@ -198,6 +211,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     a.add_argument("--output", required=True, help="folder to write")
     a.set_defaults(handler=cmd_from_folder)
 
+
+def _add_split(actions: argparse._SubParsersAction) -> None:
+    """``corpus split``: :func:`cmd_split`."""
     a = actions.add_parser(
         "split", help="split judgements into train/dev/test, grouped (no shared positives)",
         description="Split a BEIR folder's judgements (qrels.tsv, or qrels/*.tsv to re-split) "
@@ -216,11 +232,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     a.add_argument("--output", help="new folder to write (default: in place)")
     a.set_defaults(handler=cmd_split)
 
+
+def _add_sample(actions: argparse._SubParsersAction) -> None:
+    """``corpus sample``: :func:`cmd_sample`."""
     a = actions.add_parser("sample", help="write a copy sampled to a profile's size")
-    dataset_arg(a)
+    _dataset_arg(a)
     add_profile_argument(a)
     a.add_argument("--seed", type=SEED, default=0)
     a.add_argument("--group-field", default="service", help="neighbour groups ('' for none)")
     a.add_argument("--output", required=True, help="folder to write")
     a.set_defaults(handler=cmd_sample)
-    return p

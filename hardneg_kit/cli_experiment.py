@@ -20,8 +20,6 @@ where it stopped.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
@@ -69,10 +67,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     names = _names(args.contenders) or None
     if args.reference:
-        from hardneg_kit.readings import agreement_sentence, compare_with_reference
+        from hardneg_kit.readings import agreement_sentence, reference_agreement
 
-        table = compare_with_reference(args.results, args.reference, names)
-        dataset = json.loads((Path(args.results) / "results.json").read_text())["train_dataset"]
+        dataset, table = reference_agreement(args.results, args.reference, names)
         print(f"### {args.results} against the reference {args.reference}: {dataset} MRR@10, "
               "every pair tested in each run (paired t-test over queries, Holm over the pairs)"
               "\n")
@@ -86,6 +83,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    _add_experiment(subparsers)
+    _add_compare(subparsers)
+
+
+def _add_experiment(subparsers: argparse._SubParsersAction) -> None:
     from hardneg_kit.cli_args import NON_NEGATIVE_INT, POSITIVE_FLOAT, add_profile_argument
     from hardneg_kit.experiment import TrainingConfig
     from hardneg_kit.training import LOSSES
@@ -131,6 +133,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "or on the test sets (default)")
     p.set_defaults(handler=cmd_experiment)
 
+
+def _add_compare(subparsers: argparse._SubParsersAction) -> None:
     c = subparsers.add_parser(
         "compare",
         help="re-test saved experiment results against another baseline",

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``mine`` command: ``register(parser.add_subparsers())``."""
-    from hardneg_kit.mining import DEFAULT_MODELS, FORMATS
+    from hardneg_kit.mining import DEFAULT_MODELS, FORMATS, PCA_FITS
 
     p = subparsers.add_parser(
         "mine",
@@ -88,6 +88,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--near-copy", type=UNIT_INTERVAL, default=None,
                    help="cosine of a near-copy, in (0, 1] (0.98)")
+    p.add_argument("--lexical-copy", type=UNIT_INTERVAL, default=None,
+                   help="word overlap of a lexical twin that the query cannot tell from its "
+                   "positive, in (0, 1] (0.99)")
+    p.add_argument("--pca-fit", choices=PCA_FITS, default=None,
+                   help="ensemble-pca: what PCA is fitted on (passages+queries; 'passages' "
+                   "makes a query's negatives independent of the other queries mined)")
     p.add_argument("--output", required=True, help="file (or folder for save_to_disk)")
     p.add_argument("--format", choices=("jsonl", *FORMATS), default="jsonl")
     add_profile_argument(p)
@@ -114,6 +120,8 @@ def cmd_mine(args: argparse.Namespace) -> int:
             "conditions": args.conditions,
             "method": args.fusion,
             "near_copy": args.near_copy,
+            "lexical_copy": args.lexical_copy,
+            "pca_fit": args.pca_fit,
         }.items()
         if v is not None
     }

@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 #: the retrieval metrics of ``evaluate`` and :func:`evaluate_runs` (the experiment reports its own)
 RETRIEVAL_METRICS = ["mrr@3", "mrr@10", "ndcg@10", "recall@10", "recall@100"]
-METRICS = RETRIEVAL_METRICS  # the old name, kept for notebooks and user code
 
 _warmed = False
 

@@ -29,6 +29,8 @@ IDENTITY = nn.Identity()
 
 
 class TripletMarginLoss(nn.Module):
+    # __init__ is long only by its docstring: sentence-transformers documents a loss there
+    # (Args, References, Inputs, Example), and the code below it is ten lines
     def __init__(
         self,
         model: CrossEncoder,

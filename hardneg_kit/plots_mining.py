@@ -116,7 +116,6 @@ def plot_conditions_2d(
     >>> fig = plot_conditions_2d(t["d(Q,D)"], d_qp, t["d(P,D)"], t["kept"])  # doctest: +SKIP
     """
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Circle, Polygon
 
     xy = conditions_layout(d_qd, d_qp, d_pd)
     c = float(np.sqrt(2 * d_qp))
@@ -131,36 +130,55 @@ def plot_conditions_2d(
         (axes[1], kept_filter, f"Positive-aware filter {max_relative:g} (NV-Retriever)\n"
                                f"sim(Q,D) ≤ {max_relative:g} · sim(Q,P), closest first"),
     )
-    for i, (ax, kept, title) in enumerate(panels):
-        if i == 0:
-            # circle around Q through P, cut at the bisector x = c/2
-            t = np.linspace(np.pi / 3, 5 * np.pi / 3, 200)
-            arc = np.column_stack([c * np.cos(t), c * np.sin(t)])
-            ax.add_patch(Polygon(arc, closed=True, color="#55A868", alpha=0.22, lw=0,
-                                 label="kept region"))
-            ax.add_patch(Circle((0, 0), c, fill=False, ls="--", color="grey", lw=1))
-            ax.axvline(c / 2, color="grey", ls=":", lw=1)
-            ax.text(c / 2, reach * 0.92, " bisector of QP", color="grey", fontsize=8)
-        else:
-            ax.add_patch(Circle((0, 0), reach * 3, color="#55A868", alpha=0.22, lw=0,
-                                label="kept region"))
-            ax.add_patch(Circle((0, 0), r_filter, color="white", lw=0))
-            ax.add_patch(Circle((0, 0), r_filter, fill=False, ls="--", color="grey", lw=1))
-            ax.add_patch(Circle((0, 0), c, fill=False, ls=":", color="grey", lw=1))
-        mask = (np.zeros(len(xy), bool) if kept is None else np.asarray(kept, bool))
-        ax.scatter(xy[~mask, 0], xy[~mask, 1], s=36, facecolors="none", edgecolors="#4C72B0",
-                   label="candidate D")
-        if mask.any():
-            ax.scatter(xy[mask, 0], xy[mask, 1], s=46, color="#C44E52",
-                       label="mined as negative")
-        ax.scatter([0], [0], marker="*", s=220, color="black", zorder=5)
-        ax.scatter([c], [0], marker="P", s=140, color="#DD8452", zorder=5)
-        ax.annotate("Q", (0, 0), xytext=(6, 6), textcoords="offset points", fontsize=12)
-        ax.annotate("P", (c, 0), xytext=(6, 6), textcoords="offset points", fontsize=12)
-        names = [] if labels is None else list(labels)
-        for j in np.flatnonzero(mask)[:annotate] if names else []:
-            ax.annotate(names[j], xy[j], xytext=(5, -3), textcoords="offset points", fontsize=7)
+    _shade_published_rule(axes[0], c, reach)
+    _shade_filter(axes[1], c, r_filter, reach)
+    for ax, kept, title in panels:
+        _draw_points(ax, xy, c, kept, labels, annotate)
         ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", title=title)
         ax.set_xlabel("distance from Q (chord √(2d); up/down is arbitrary)")
         ax.legend(loc="lower left", fontsize=8)
     return fig
+
+
+def _shade_published_rule(ax, c: float, reach: float) -> None:
+    """The circle around Q through P, cut at the bisector x = c/2: what the published rule keeps."""
+    from matplotlib.patches import Circle, Polygon
+
+    t = np.linspace(np.pi / 3, 5 * np.pi / 3, 200)
+    arc = np.column_stack([c * np.cos(t), c * np.sin(t)])
+    ax.add_patch(Polygon(arc, closed=True, color="#55A868", alpha=0.22, lw=0,
+                         label="kept region"))
+    ax.add_patch(Circle((0, 0), c, fill=False, ls="--", color="grey", lw=1))
+    ax.axvline(c / 2, color="grey", ls=":", lw=1)
+    ax.text(c / 2, reach * 0.92, " bisector of QP", color="grey", fontsize=8)
+
+
+def _shade_filter(ax, c: float, r_filter: float, reach: float) -> None:
+    """Everything outside the filter's circle (radius ``r_filter`` around Q) is kept."""
+    from matplotlib.patches import Circle
+
+    ax.add_patch(Circle((0, 0), reach * 3, color="#55A868", alpha=0.22, lw=0,
+                        label="kept region"))
+    ax.add_patch(Circle((0, 0), r_filter, color="white", lw=0))
+    ax.add_patch(Circle((0, 0), r_filter, fill=False, ls="--", color="grey", lw=1))
+    ax.add_patch(Circle((0, 0), c, fill=False, ls=":", color="grey", lw=1))
+
+
+def _draw_points(
+    ax, xy: np.ndarray, c: float, kept: Sequence[bool] | None,
+    labels: Sequence[str] | None, annotate: int,
+) -> None:
+    """Candidates (filled when mined), Q at the origin and P at ``(c, 0)``; kept ones named."""
+    mask = (np.zeros(len(xy), bool) if kept is None else np.asarray(kept, bool))
+    ax.scatter(xy[~mask, 0], xy[~mask, 1], s=36, facecolors="none", edgecolors="#4C72B0",
+               label="candidate D")
+    if mask.any():
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=46, color="#C44E52",
+                   label="mined as negative")
+    ax.scatter([0], [0], marker="*", s=220, color="black", zorder=5)
+    ax.scatter([c], [0], marker="P", s=140, color="#DD8452", zorder=5)
+    ax.annotate("Q", (0, 0), xytext=(6, 6), textcoords="offset points", fontsize=12)
+    ax.annotate("P", (c, 0), xytext=(6, 6), textcoords="offset points", fontsize=12)
+    names = [] if labels is None else list(labels)
+    for j in np.flatnonzero(mask)[:annotate] if names else []:
+        ax.annotate(names[j], xy[j], xytext=(5, -3), textcoords="offset points", fontsize=7)

@@ -16,6 +16,9 @@ the seeds) multiplies the sample size by the number of seeds and makes p-values 
   (:func:`holm`).
 - :func:`seed_summary` describes the spread over seeds instead: the mean of the per-seed means and
   their sample standard deviation (``ddof=1``), which is what ``mean ± std`` reports.
+- :func:`evaluate_seed` evaluates one run once; :func:`average_seeds`, :func:`compare_tables` and
+  :func:`summarize_seeds` are the three above computed from such tables, so that a caller who
+  needs all of them (:func:`hardneg_kit.experiment.summarize`) evaluates each run only once.
 
 Example:
     >>> from hardneg_kit.statistics import compare, seed_summary
@@ -76,12 +79,45 @@ def _per_query_table(qrels: Qrels, runs: Mapping[int, Run], metrics: Sequence[st
     """Queries x metrics, each value averaged over the seeds' runs."""
     if not runs:
         raise EvaluationError("No runs given: per-query values need at least one seed's run.")
-    tables = [_seed_table(qrels, run, metrics) for run in runs.values()]
+    return average_seeds([_seed_table(qrels, run, metrics) for run in runs.values()])
+
+
+def average_seeds(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Seed tables (queries x metrics, sorted by query id) -> each value averaged over seeds."""
     return sum(tables[1:], tables[0]) / len(tables)
+
+
+@dataclass(frozen=True)
+class SeedScores:
+    """One seed's run evaluated once: what every table and test of it is computed from."""
+
+    #: queries x metrics (missing queries score 0), rows sorted by query id
+    per_query: pd.DataFrame
+    #: metric -> mean over the queries, bit for bit ranx's ``evaluate`` (same order of summation)
+    means: dict[str, float]
+
+
+def evaluate_seed(qrels: Qrels, run: Run, metrics: Sequence[str]) -> SeedScores:
+    """Evaluate one run once: its per-query values and its mean metrics.
+
+    Example:
+        >>> from ranx import Qrels, Run
+        >>> scores = evaluate_seed(Qrels({"q1": {"d1": 1}}), Run({"q1": {"d1": 1.0}}), ["mrr@10"])
+        >>> scores.means
+        {'mrr@10': 1.0}
+    """
+    table = _ranx_table(qrels, run, metrics)
+    means = {m: float(np.mean(table[m].to_numpy())) for m in table.columns}
+    return SeedScores(table.sort_index(), means)
 
 
 def _seed_table(qrels: Qrels, run: Run, metrics: Sequence[str]) -> pd.DataFrame:
     """Queries x metrics of one run (missing queries score 0), rows sorted by query id."""
+    return _ranx_table(qrels, run, metrics).sort_index()
+
+
+def _ranx_table(qrels: Qrels, run: Run, metrics: Sequence[str]) -> pd.DataFrame:
+    """Queries x metrics of one run (missing queries score 0), in the order ranx evaluated."""
     from ranx import evaluate
 
     if len(qrels.keys()) == 0:
@@ -92,8 +128,7 @@ def _seed_table(qrels: Qrels, run: Run, metrics: Sequence[str]) -> pd.DataFrame:
     asked = metrics if len(metrics) > 1 else metrics * 2
     scores = evaluate(qrels, run, asked, return_mean=False, save_results_in_run=False)
     index = pd.Index(run.get_query_ids(), name="query")  # the order ranx evaluated in
-    table = pd.DataFrame({m: np.asarray(scores[m], dtype=float) for m in metrics}, index=index)
-    return table.sort_index()
+    return pd.DataFrame({m: np.asarray(scores[m], dtype=float) for m in metrics}, index=index)
 
 
 # --------------------------------------------------------------------------- tests
@@ -305,6 +340,16 @@ def compare(
     """
     names = _contenders(runs, baseline, contenders)
     tables = {n: _per_query_table(qrels, runs[n], metrics) for n in [baseline, *names]}
+    return compare_tables(tables, baseline, metrics, names, n_resamples, confidence, seed)
+
+
+def compare_tables(tables: Mapping[str, pd.DataFrame], baseline: str, metrics: Sequence[str],
+                   contenders: Sequence[str] | None = None, n_resamples: int = 10_000,
+                   confidence: float = 0.95, seed: int = 0) -> list[PairedTest]:
+    """:func:`compare` on per-query values computed already (name -> :func:`average_seeds`
+    table), so that a caller who evaluated every run once tests them without evaluating again.
+    """
+    names = _contenders(tables, baseline, contenders)
     out: list[PairedTest] = []
     for metric in metrics:
         base = tables[baseline][metric]
@@ -318,7 +363,7 @@ def compare(
 
 
 def _contenders(
-    runs: Mapping[str, Mapping[int, Run]], baseline: str, contenders: Sequence[str] | None
+    runs: Mapping[str, object], baseline: str, contenders: Sequence[str] | None
 ) -> list[str]:
     if baseline not in runs:
         raise EvaluationError(f"Baseline {baseline!r} is not among the runs: {', '.join(runs)}.")
@@ -363,8 +408,15 @@ def seed_summary(
     """
     if not runs_by_seed:
         raise EvaluationError("No runs given: a seed summary needs at least one seed's run.")
+    return summarize_seeds([_seed_table(qrels, r, metrics) for r in runs_by_seed.values()],
+                           metrics)
+
+
+def summarize_seeds(tables: Sequence[pd.DataFrame], metrics: Sequence[str]
+                    ) -> dict[str, float | int]:
+    """:func:`seed_summary` of seed tables computed already (queries x metrics, one per seed)."""
     metrics = list(dict.fromkeys(metrics))
-    means = pd.DataFrame([_seed_table(qrels, r, metrics).mean() for r in runs_by_seed.values()])
+    means = pd.DataFrame([table.mean() for table in tables])
     out: dict[str, float | int] = {}
     for m in metrics:
         out[m] = float(means[m].mean())

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("yaml")
 
-from hardneg_kit.build import azure_cli  # noqa: E402
+from hardneg_kit.build import azure_cli, azure_sources  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure_cli"
 MAIN = "azure/cli/command_modules/demo/_help.py"
@@ -31,7 +31,7 @@ def built() -> tuple[list[dict], list[dict], list, dict]:
 
 
 def test_extract_helps_reads_literals_and_counts_dynamic() -> None:
-    found, skipped = azure_cli.extract_helps(_files()[MAIN])
+    found, skipped = azure_sources.extract_helps(_files()[MAIN])
     assert [k for k, _ in found] == ["demo", "demo create", "demo delete", "other item list"]
     assert skipped == 1
 
@@ -130,7 +130,7 @@ def _aaz_files() -> dict[str, str]:
 
 
 def test_extract_aaz_reads_register_command_classes() -> None:
-    found, skipped = azure_cli.extract_aaz(_aaz_files()[AAZ])
+    found, skipped = azure_sources.extract_aaz(_aaz_files()[AAZ])
     assert skipped == 0
     assert [name for name, _ in found] == ["demo widget create", "demo delete"]
     create = found[0][1]
@@ -147,21 +147,21 @@ def test_extract_aaz_reads_register_command_classes() -> None:
 
 
 def test_parse_aaz_doc_edge_cases() -> None:
-    empty = azure_cli.parse_aaz_doc(None)
+    empty = azure_sources.parse_aaz_doc(None)
     assert empty["short-summary"] is None and empty["examples"] == []
-    one = azure_cli.parse_aaz_doc("  Show it.\n\n  Long\n  text.\n")
+    one = azure_sources.parse_aaz_doc("  Show it.\n\n  Long\n  text.\n")
     assert (one["short-summary"], one["long-summary"]) == ("Show it.", "Long\ntext.")
 
 
 def test_extract_aaz_skips_non_literal_names() -> None:
     src = "@register_command(NAME)\nclass A:\n    'x'\n\n@other('a b')\nclass B:\n    'y'\n"
-    assert azure_cli.extract_aaz(src) == ([], 1)
+    assert azure_sources.extract_aaz(src) == ([], 1)
 
 
 def test_aaz_paths_profiles_and_overrides() -> None:
-    assert azure_cli.is_aaz_path(AAZ)
-    assert not azure_cli.is_aaz_path(AAZ.replace("/latest/", "/profile_2019_03_01_hybrid/"))
-    assert not azure_cli.is_aaz_path("azure/cli/command_modules/m/_legacy/aaz/latest/x/_c.py")
+    assert azure_sources.is_aaz_path(AAZ)
+    assert not azure_sources.is_aaz_path(AAZ.replace("/latest/", "/profile_2019_03_01_hybrid/"))
+    assert not azure_sources.is_aaz_path("azure/cli/command_modules/m/_legacy/aaz/latest/x/_c.py")
     override = (
         "@register_command('demo widget create')\n"
         "class WidgetCreate(_WidgetCreate):\n    'Create a demo widget (override).'\n"
@@ -172,7 +172,7 @@ def test_aaz_paths_profiles_and_overrides() -> None:
         AAZ.replace("/latest/", "/profile_2019_03_01_hybrid/"): override.replace("override", "old"),
     }
     counts: Counter = Counter()
-    merged = azure_cli.merge_aaz(files, counts)
+    merged = azure_sources.merge_aaz(files, counts)
     assert merged["demo widget create"]["short-summary"] == "Create a demo widget (override)."
     assert counts["aaz_commands_redefined"] == 1 and counts["aaz_files"] == 2
 
@@ -217,7 +217,7 @@ def test_plain_command_in_commands_py_replaces_aaz() -> None:
         "        g.custom_command('delete', 'delete_demo')\n"
         "        g.show_command('show')\n"
     )
-    assert azure_cli.plain_commands(commands) == {"demo delete", "demo show"}
+    assert azure_sources.plain_commands(commands) == {"demo delete", "demo show"}
     corpus, _, _, counts = azure_cli.build_dataset(
         _files(), _aaz_files(), {"azure/cli/command_modules/demo/commands.py": commands}
     )
@@ -233,7 +233,7 @@ def test_read_wheel_sorts_sources(tmp_path: Path) -> None:
             zf.writestr(name, text)
         zf.writestr("azure/cli/command_modules/demo/commands.py", "x = 1\n")
         zf.writestr("azure_cli-0.0.1.dist-info/METADATA", "Name: azure-cli\nVersion: 0.0.1\n")
-    sources, _, _ = azure_cli.read_wheel(wheel)
+    sources, _, _ = azure_sources.read_wheel(wheel)
     assert set(sources["help"]) == set(_files())
     assert set(sources["aaz"]) == {AAZ}
     assert set(sources["commands"]) == {"azure/cli/command_modules/demo/commands.py"}

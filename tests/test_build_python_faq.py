@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hardneg_kit.build import python_faq
+from hardneg_kit.build import python_faq, rst_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "python_faq"
 
@@ -28,7 +28,7 @@ def built() -> tuple[list[dict], list[dict], list, dict]:
 
 def test_find_headings_levels_and_overlines() -> None:
     lines = _pages()["faq/mini"].splitlines()
-    hs = python_faq.find_headings(lines)
+    hs = rst_text.find_headings(lines)
     assert [(h.title, h.level) for h in hs] == [
         ("Mini FAQ", 0),
         ("General Questions", 1),

@@ -221,7 +221,7 @@ def test_validate_false_drops_unknown_ids(tiny: Path, caplog: pytest.LogCaptureF
 
 def test_resolve_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert hc.resolve_dataset(str(TINY)) == TINY
-    monkeypatch.setattr(hc, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(hc.shipped, "DATA_DIR", tmp_path)  # the module that reads it
     shutil.copytree(TINY, tmp_path / "tiny-set")
     assert hc.resolve_dataset("tiny-set") == tmp_path / "tiny-set"
     with pytest.raises(FileNotFoundError, match=r"'nope'.*\(tiny-set\)"):
@@ -233,7 +233,7 @@ def test_load_dataset_profiles(
 ) -> None:
     small = get_profile("smoke", max_documents=8, max_train_queries=2, max_test_queries=1)
     # A shipped dataset is sampled to the profile, exactly as sample() does it.
-    monkeypatch.setattr(hc, "DATA_DIR", tmp_path)
+    monkeypatch.setattr(hc.shipped, "DATA_DIR", tmp_path)  # the module that reads it
     shipped = Path(shutil.copytree(TINY, tmp_path / "aws-cli"))
     assert hc.is_shipped(shipped) and not hc.is_shipped(TINY)
     data = hc.load_dataset("aws-cli", profile=small)

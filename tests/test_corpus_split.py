@@ -197,7 +197,7 @@ def test_split_interrupted_keeps_old_files(tmp_path: Path, monkeypatch) -> None:
             raise OSError("disk full")
         return "query-id\tcorpus-id\tscore\n"
 
-    monkeypatch.setattr(hc, "_qrels_text", failing)
+    monkeypatch.setattr(hc.splitting, "_qrels_text", failing)
     with pytest.raises(OSError, match="disk full"):
         hc.split_judgements(folder, dev=1, test=1)
     assert {p.name: p.read_bytes() for p in (folder / "qrels").iterdir()} == before

@@ -23,6 +23,7 @@ from hardneg_kit.experiment import (
     run_experiment,
     select_contenders,
     summarise,
+    summarize,
     verdict,
 )
 from hardneg_kit.interpolation import WEIGHT_GRID
@@ -49,12 +50,13 @@ def test_select_contenders_keeps_the_baselines_and_rejects_unknown_names():
         select_contenders(["nope"])
 
 
-def test_summarise_averages_seeds_per_query_before_testing():
+def test_summarize_averages_seeds_per_query_before_testing():
     qrels = Qrels({f"q{i}": {f"d{i}": 1} for i in range(4)})
     good = Run({f"q{i}": {f"d{i}": 2.0, "x": 1.0} for i in range(4)})
     bad = Run({f"q{i}": {"x": 2.0, f"d{i}": 1.0} for i in range(4)})
     runs = {FUSION: {0: bad}, BASELINE: {0: bad, 1: good}, "other": {0: good, 1: good}}
-    scores, table, tests = summarise(qrels, runs, metrics=["mrr@10"])
+    assert summarise is summarize  # the old spelling keeps working for user code
+    scores, table, tests = summarize(qrels, runs, metrics=["mrr@10"])
     assert scores[BASELINE][0]["mrr@10"] == pytest.approx(0.5)
     assert table.loc[BASELINE, "mrr@10"] == pytest.approx(0.75)
     # ± is the sample std over seeds (ddof=1): seeds at 0.5 and 1.0
@@ -190,7 +192,7 @@ def test_verdict_reads_the_table_it_is_given():
     good = Run({f"q{i}": {f"d{i}": 2.0, "x": 1.0} for i in range(6)})
     mixed = Run({f"q{i}": ({f"d{i}": 2.0, "x": 1.0} if i % 2 else {"x": 2.0, f"d{i}": 1.0})
                  for i in range(6)})
-    _, table, _ = summarise(qrels, {BASELINE: {0: mixed}, FUSION: {0: mixed}, "other": {0: good}},
+    _, table, _ = summarize(qrels, {BASELINE: {0: mixed}, FUSION: {0: mixed}, "other": {0: good}},
                             metrics=["mrr@10"])
     text = verdict(table, "other", BASELINE)
     assert text.startswith("other: MRR@10 1.000 vs 0.750 for random (Δ +0.250")

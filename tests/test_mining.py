@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -23,6 +24,9 @@ from hardneg_kit.mining import (
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mining"
+#: alias command trees: beta/.../add-labels (q1's positive) and its alpha twin differ in one
+#: word; beta/.../remove-labels differs from both in add/remove, which q1 and q2 name
+TWINS = Path(__file__).parent / "fixtures" / "twins"
 MODELS = ("minilm-l6", "paraphrase-minilm-l3", "static-minilm")
 STRATEGIES = [
     ("random", {}),
@@ -34,6 +38,7 @@ STRATEGIES = [
     ("ensemble-pca", {}),
     ("ensemble-pca", {"fallback": "closest"}),
     ("ensemble-pca", {"fallback": "random"}),
+    ("ensemble-pca", {"pca_fit": "passages", "lexical_copy": 0.5}),
     ("semi-hard", {}),
     ("semi-hard", {"band": (0.6, 0.9), "base": "dense:minilm-l6"}),
 ]
@@ -85,6 +90,60 @@ def test_near_copies_are_never_negatives(inputs):
         result = mine(inputs, "train", strategy, num_negatives=5)
         assert "s3/rb-copy" not in result.negatives().get("q1", [])
         assert result.counts["near_copies"] >= 1
+
+
+TWIN = "alpha/compute/instances/add-labels"
+HARD = "beta/compute/instances/remove-labels"
+BETA = "beta/compute/instances/add-labels"
+
+
+@pytest.mark.parametrize("strategy", ["bm25", "dense:minilm-l6", "fusion", "random"])
+def test_lexical_twins_go_and_hard_negatives_stay(strategy):
+    # near_copy=None: the lexical test alone (the twin's cosine to q1's positive is 0.987, so
+    # the cosine guard would drop it too, and with it q2's legitimate negative BETA)
+    twins = prepare(load_beir(TWINS), "train")
+    off = mine(twins, "train", strategy, num_negatives=10, near_copy=None, lexical_copy=None)
+    assert TWIN in off.negatives()["q1"], "the fixture should put the twin among q1's negatives"
+    on = mine(twins, "train", strategy, num_negatives=10, near_copy=None)
+    _check_invariants(on, twins, 10)
+    negatives = on.negatives()
+    assert TWIN not in negatives["q1"] and HARD in negatives["q1"]
+    # q2 names "alpha": for it the beta tree is told apart, a hard negative, not a twin
+    assert BETA in negatives["q2"] and HARD in negatives["q2"]
+    if strategy != "random":  # random draws keep no counts
+        assert on.counts["lexical_twins"] == 1
+    assert TWIN not in mine(twins, "train", strategy, num_negatives=10).negatives()["q1"]
+
+
+def test_lexical_copy_is_checked(inputs, tmp_path, capsys):
+    with pytest.raises(MiningError, match="lexical_copy"):
+        mine(inputs, "train", "bm25", lexical_copy=1.5)
+    with pytest.raises(SystemExit):
+        _cli(["mine", "--dataset", str(FIXTURE), "--lexical-copy", "0",
+              "--output", str(tmp_path / "x.jsonl")])
+    assert "argument --lexical-copy: must be a number in (0, 1], got '0'" in (
+        capsys.readouterr().err
+    )
+
+
+def test_pca_fit_on_passages_makes_negatives_independent_of_the_other_queries(inputs):
+    half = inputs.query_ids[::2]
+    subset = dataclasses.replace(
+        inputs, query_ids=half, queries=[inputs.queries[inputs.query_row[q]] for q in half],
+        positives={q: inputs.positives[q] for q in half}, memo={},
+    )
+    whole_space = ensemble_space(inputs, MODELS, 0.95, seed=0, fit="passages")
+    assert np.array_equal(ensemble_space(subset, MODELS, 0.95, seed=0, fit="passages").docs,
+                          whole_space.docs)
+    assert whole_space is not ensemble_space(inputs, MODELS, 0.95, seed=0)  # memo keys the fit
+    for params in ({}, {"conditions": False, "max_relative": 0.95}):
+        kw = dict(models=MODELS, num_negatives=2, fallback="closest", pca_fit="passages", **params)
+        whole = mine(inputs, "train", "ensemble-pca", **kw)
+        part = mine(subset, "train", "ensemble-pca", **kw)
+        assert part.negatives() == {q: n for q, n in whole.negatives().items() if q in half}
+        assert part.settings["pca_fit"] == "passages"
+    with pytest.raises(MiningError, match="pca_fit"):
+        mine(inputs, "train", "ensemble-pca", pca_fit="queries")
 
 
 def test_ensemble_conditions_hold_on_output(inputs):
@@ -175,8 +234,6 @@ def test_formats_have_sentence_transformers_columns(data, inputs):
 
 
 def test_padded_n_tuples_keep_queries_with_fewer_negatives(data, inputs):
-    import dataclasses
-
     result = mine(inputs, "train", "dense:minilm-l6", num_negatives=2)
     short = dataclasses.replace(result.rows[0], negative_ids=result.rows[0].negative_ids[:1],
                                 scores=result.rows[0].scores[:1])
@@ -279,7 +336,8 @@ def test_cli_records_how_each_file_was_made(tmp_path, capsys):
     assert a["settings"]["conditions"] is True and b["settings"]["conditions"] is False
     assert a["settings"]["max_relative"] is None and b["settings"]["max_relative"] == 0.95
     for key, value in {"models": list(MODELS), "seed": 0, "near_copy": 0.98, "depth": 100,
-                       "variance": 0.95, "num_negatives": 2, "split": "train"}.items():
+                       "variance": 0.95, "num_negatives": 2, "split": "train",
+                       "lexical_copy": 0.99, "pca_fit": "passages+queries"}.items():
         assert a["settings"][key] == value, key
     assert a["profile"] == "smoke" and a["dataset"] == "mining" and a["hardneg_kit"]
     assert a["queries"]["mined"] == 16 and a["options"]["output"] == str(plain)

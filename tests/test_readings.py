@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from ranx import Qrels, Run
 
-from hardneg_kit.experiment import FUSION, summarise
+from hardneg_kit.experiment import FUSION, summarize
 from hardneg_kit.plots import plot_score_distributions
 from hardneg_kit.plots_mining import conditions_layout, plot_conditions_2d
 from hardneg_kit.profiles import get_profile
@@ -115,7 +115,7 @@ def test_summary_tables_become_pipeline_side_by_side_and_protagonist_readings(ru
     named = {FUSION: runs["middle"], "no fine-tuning (base)": runs["weak"],
              "random": runs["weak"], PUBLISHED: runs["middle"], FILTERED: runs["strong"],
              FILTERED + " + first stage": runs["strong"]}
-    _, table, _ = summarise(QRELS, named, metrics=["mrr@10"])
+    _, table, _ = summarize(QRELS, named, metrics=["mrr@10"])
     pipe = pipeline_table(table, {FILTERED: 0.7}, rerank_depth=5)
     stages = pipe.index.get_level_values("stage")
     assert list(stages).count("2. re-ranker alone") == 4

@@ -22,15 +22,14 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import re
 import tarfile
-import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardneg_kit.build.common import qualify_ambiguous, run_builder
+from hardneg_kit.build.rst_text import body_text, find_headings, plain_title, slugify
 
 log = logging.getLogger(__name__)
 
@@ -39,57 +38,6 @@ COPYRIGHT_PATH = "usr/share/doc/python3.11-doc/copyright"
 SOURCE_SUFFIX = ".rst.txt"
 FAQ_PREFIX = "faq/"
 BREADCRUMB = " › "
-
-_ADORNMENT_CHARS = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+([\w:.-]+)::\s?(.*)$")
-_EXPLICIT = re.compile(r"^(\s*)\.\.(\s|$)")
-_OPTION = re.compile(r"^\s*:[\w -]+:(\s|$)")
-_ANON_TARGET = re.compile(r"^\s*__ ")
-_TABLE_RULE = re.compile(r"^\s*[=\-+|: ]{3,}$")
-_ROLE = re.compile(r":[\w:.-]+:`([^`]*)`")
-_ROLE_TARGET = re.compile(r"^(.*?)\s*<[^<>]*>$", re.S)
-_LINK = re.compile(r"`([^`<]*?)\s*<[^<>`]*>`__?")
-_REF = re.compile(r"`([^`]+)`__?")
-_LITERAL = re.compile(r"``(.+?)``")
-_STRONG = re.compile(r"\*\*(.+?)\*\*")
-_EMPH = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
-_SPACE = re.compile(r"[ \t\r\f\v]+")
-
-# Directives dropped with their content (navigation, index entries, markup-only blocks).
-DROP_DIRECTIVES = frozenset(
-    {
-        "index", "toctree", "contents", "image", "figure", "highlight", "literalinclude",
-        "sectionauthor", "moduleauthor", "raw", "tabularcolumns", "include", "testsetup",
-        "testcleanup", "currentmodule", "default-role", "audit-event-table", "sectnum", "role",
-        "c:namespace", "c:namespace-push", "c:namespace-pop", "limited-api-list",
-    }
-)
-# Directives whose argument reads as text: ``.. versionadded:: 3.2`` -> "New in version 3.2.".
-VERSION_DIRECTIVES = {
-    "versionadded": "New in version {}.",
-    "versionchanged": "Changed in version {}:",
-    "deprecated": "Deprecated since version {}:",
-    "deprecated-removed": "Deprecated since version {}:",
-}
-# Directives whose argument is not shown as text (admonitions, code blocks ...).
-SILENT_ARGUMENT = frozenset(
-    {
-        "note", "warning", "seealso", "important", "tip", "caution", "attention", "danger",
-        "hint", "code-block", "sourcecode", "code", "doctest", "testcode", "testoutput", "only",
-        "impl-detail", "productionlist", "glossary", "container", "list-table", "epigraph",
-        "module",
-    }
-)
-
-
-@dataclass
-class Heading:
-    """A section heading found in an rst page: line index, title text and level (0 = page)."""
-
-    line: int
-    end: int  # first line after the heading (and its underline)
-    title: str
-    level: int
 
 
 @dataclass
@@ -109,184 +57,6 @@ class Section:
         return f"{self.page}#{self.slug}"
 
 
-def _is_adornment(line: str) -> bool:
-    """A line of one repeated punctuation character, at least two long (``====``)."""
-    s = line.rstrip()
-    return len(s) >= 2 and s[0] in _ADORNMENT_CHARS and s == s[0] * len(s) and s != "::"
-
-
-def find_headings(lines: list[str]) -> list[Heading]:
-    """Find the section headings of an rst page (underlined, optionally overlined).
-
-    Levels follow the order in which adornment styles first appear, as docutils does.
-
-    >>> hs = find_headings(["=====", "Title", "=====", "", "Sub?", "----", "", "text"])
-    >>> [(h.title, h.level, h.line, h.end) for h in hs]
-    [('Title', 0, 0, 3), ('Sub?', 1, 4, 6)]
-    """
-    styles: list[tuple[str, bool]] = []
-    headings: list[Heading] = []
-    i = 0
-    n = len(lines)
-    while i < n:
-        line = lines[i]
-        # Overlined title: adornment, text, same adornment.
-        if (
-            _is_adornment(line)
-            and i + 2 < n
-            and lines[i + 1].strip()
-            and not _is_adornment(lines[i + 1])
-            and lines[i + 2].rstrip() == line.rstrip()
-            and (i == 0 or not lines[i - 1].strip())
-            and len(line.rstrip()) >= len(lines[i + 1].strip())
-        ):
-            style = (line.rstrip()[0], True)
-            title, start, end = lines[i + 1].strip(), i, i + 3
-        elif (
-            line.strip()
-            and not line[0].isspace()
-            and not _is_adornment(line)
-            and i + 1 < n
-            and _is_adornment(lines[i + 1])
-            and len(lines[i + 1].rstrip()) >= len(line.rstrip())
-            and (i == 0 or not lines[i - 1].strip())
-        ):
-            style = (lines[i + 1].rstrip()[0], False)
-            title, start, end = line.strip(), i, i + 2
-        else:
-            i += 1
-            continue
-        if style not in styles:
-            styles.append(style)
-        headings.append(Heading(start, end, title, styles.index(style)))
-        i = end
-    return headings
-
-
-def _clean_role(match: re.Match) -> str:
-    """``:func:`text <target>``` -> ``text``; ``:meth:`~a.b.c``` -> ``c``; ``!x`` -> ``x``."""
-    inner = match.group(1)
-    target = _ROLE_TARGET.match(inner)
-    if target and target.group(1):
-        return target.group(1)
-    if inner.startswith("~"):
-        return inner[1:].rsplit(".", 1)[-1]
-    return inner.lstrip("!")
-
-
-def inline_text(text: str) -> str:
-    """Strip inline rst markup.
-
-    >>> inline_text(":func:`os.path.join` and ``x + 1`` in `the docs <https://x.org>`_, *very*")
-    'os.path.join and x + 1 in the docs, very'
-    >>> inline_text(":meth:`~str.join` --- **bold**\\\\ ly")
-    'join — boldly'
-    """
-    text = _ROLE.sub(_clean_role, text)
-    text = _LINK.sub(lambda m: m.group(1), text)
-    text = _LITERAL.sub(lambda m: m.group(1), text)
-    text = _REF.sub(lambda m: m.group(1), text)
-    text = _STRONG.sub(lambda m: m.group(1), text)
-    text = _EMPH.sub(lambda m: m.group(1), text)
-    text = text.replace("\\ ", "").replace(" --- ", " — ")
-    return text
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def body_text(lines: Iterable[str]) -> str:
-    """Turn the body lines of a section into plain text, one paragraph per line.
-
-    Index entries, targets, comments, toctrees and directive options are dropped; directive
-    content is kept; version notes read as sentences; ``Example::`` becomes ``Example:``.
-
-    >>> body_text([".. _label:", "", "Some *text*::", "", "   code()", "",
-    ...            ".. index:: single: x", "   pair: y", "", ".. versionadded:: 3.2", "",
-    ...            "   More."])
-    'Some text:\\ncode()\\nNew in version 3.2.\\nMore.'
-    """
-    out: list[str] = []
-    skip_indent: int | None = None  # drop lines indented deeper than this
-    option_indent: int | None = None  # drop directive options right after a directive
-    para: list[str] = []
-
-    def flush() -> None:
-        if para:
-            joined = _SPACE.sub(" ", " ".join(para)).strip()
-            if joined:
-                out.append(joined)
-            para.clear()
-
-    for raw in lines:
-        line = raw.rstrip()
-        if skip_indent is not None:
-            if not line.strip() or _indent(line) > skip_indent:
-                continue
-            skip_indent = None
-        if option_indent is not None:
-            if line.strip() and _indent(line) > option_indent and _OPTION.match(line):
-                continue
-            option_indent = None
-        if not line.strip():
-            flush()
-            continue
-        directive = _DIRECTIVE.match(line)
-        if directive:
-            flush()
-            indent, name, arg = len(directive.group(1)), directive.group(2), directive.group(3)
-            if name in DROP_DIRECTIVES:
-                skip_indent = indent
-                continue
-            option_indent = indent
-            if name in VERSION_DIRECTIVES:
-                version, _, rest = arg.partition(" ")
-                para.append(VERSION_DIRECTIVES[name].format(version.strip()))
-                if rest.strip():
-                    para.append(rest)
-                flush()
-            elif name not in SILENT_ARGUMENT and arg.strip():
-                para.append(arg)
-                flush()
-            continue
-        if _EXPLICIT.match(line) or _ANON_TARGET.match(line):
-            # Comments, hyperlink targets, footnotes, substitutions: drop with their block.
-            flush()
-            skip_indent = _indent(line)
-            continue
-        if _TABLE_RULE.match(line) and not line.strip().isalnum():
-            flush()
-            continue
-        stripped = line.strip()
-        if stripped == "::":
-            flush()
-            continue
-        if stripped.endswith("::"):
-            stripped = stripped[:-1]
-        if stripped.startswith(">>> ") or stripped.startswith("... "):
-            flush()
-            para.append(stripped)
-            flush()
-            continue
-        para.append(stripped)
-    flush()
-    return "\n".join(inline_text(p) for p in out).strip()
-
-
-def slugify(title: str) -> str:
-    """A docutils-like id for a heading.
-
-    >>> slugify(":mod:`os.path` --- Common pathname manipulations")
-    'os-path-common-pathname-manipulations'
-    >>> slugify("Why is Python's ``len()`` a function?")
-    'why-is-python-s-len-a-function'
-    """
-    text = unicodedata.normalize("NFKD", inline_text(title))
-    text = text.encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "section"
-
-
 def parse_page(page: str, source: str) -> list[Section]:
     """Split one rst page into sections (text before the first heading is dropped).
 
@@ -301,7 +71,7 @@ def parse_page(page: str, source: str) -> list[Section]:
         stop = headings[k + 1].line if k + 1 < len(headings) else len(lines)
         while stack and stack[-1][0] >= h.level:
             stack.pop()
-        title = _SPACE.sub(" ", inline_text(h.title)).strip()
+        title = plain_title(h.title)
         ancestors = [t for _, t in stack]
         stack.append((h.level, title))
         base = slugify(h.title)

@@ -19,6 +19,9 @@ Parameters shared by the ranked strategies (everything but ``random``), applied 
    random negatives): same normalized text (lower case, punctuation and spacing removed), or
    cosine >= ``near_copy`` (0.98) to a positive in the ``guard_model`` space (``minilm-l6``;
    ``None`` keeps only the text rule). Near-copies are the same passage, not a hard negative.
+   So are *lexical twins* for the query: word overlap >= ``lexical_copy`` (0.99) with a positive
+   and no word telling them apart in the query (alias command trees such as ``gcloud alpha``
+   and ``gcloud beta``; ``None`` turns the test off; :mod:`.guards` has the formula).
 2. positive-aware filters (NV-Retriever, arXiv 2407.15831), in the strategy's own score space:
    ``max_relative`` drops candidates scoring above ``pos - |pos| * (1 - max_relative)`` (0.95 is
    their best setting; the same rule as ``relative_margin=0.05`` in sentence-transformers),
@@ -58,9 +61,10 @@ Where each part lives (one question per module):
 =====================  =======================================================================
 :mod:`.results`        what mining returns; the JSONL file and its ``.meta.json`` record
 :mod:`.formats`        sentence-transformers datasets (:func:`to_dataset`, one builder a format)
-:mod:`.inputs`         a split made ready (:func:`prepare`), the near-copy text rule
+:mod:`.inputs`         a split made ready (:func:`prepare`), the guard's text rules
 :mod:`.rankings`       candidates per query: BM25, dense, fusion (:class:`Candidates`)
 :mod:`.ensemble`       the ``ensemble-pca`` space and its two conditions
+:mod:`.guards`         step 1's tests: copies, near-copies and lexical twins of a positive
 :mod:`.filters`        the positive-aware filters (step 2)
 :mod:`.selection`      steps 1-8, one function each, and why a query is skipped
 :mod:`.strategies`     the named strategies and :func:`mine`
@@ -71,6 +75,7 @@ from __future__ import annotations
 
 from hardneg_kit.errors import MiningError
 from hardneg_kit.mining.ensemble import (
+    PCA_FITS,
     EnsembleSpace,
     ensemble_space,
     pca_conditions,
@@ -78,6 +83,7 @@ from hardneg_kit.mining.ensemble import (
 )
 from hardneg_kit.mining.filters import FILTER_FIELDS, Filters
 from hardneg_kit.mining.formats import FORMATS, to_dataset
+from hardneg_kit.mining.guards import GUARD_MODEL, LEXICAL_COPY, NEAR_COPY
 from hardneg_kit.mining.inputs import MiningInputs, normalize_text, prepare
 from hardneg_kit.mining.rankings import (
     DEFAULT_MODELS,
@@ -88,8 +94,6 @@ from hardneg_kit.mining.rankings import (
 )
 from hardneg_kit.mining.results import MiningResult, NegativeRow, meta_path, read_meta
 from hardneg_kit.mining.selection import (
-    GUARD_MODEL,
-    NEAR_COPY,
     Selection,
     SkipReason,
     query_rng,
@@ -109,14 +113,15 @@ from hardneg_kit.mining.strategies import (
 
 #: the old names, kept for notebooks and user code written against them
 normalise_text = normalize_text
-Ranking = Candidates
 
 __all__ = [
     "DEFAULT_MODELS",
     "FILTER_FIELDS",
     "FORMATS",
     "GUARD_MODEL",
+    "LEXICAL_COPY",
     "NEAR_COPY",
+    "PCA_FITS",
     "STRATEGIES",
     "Candidates",
     "EnsembleSpace",
@@ -125,7 +130,6 @@ __all__ = [
     "MiningInputs",
     "MiningResult",
     "NegativeRow",
-    "Ranking",
     "Selection",
     "SkipReason",
     "ensemble_space",

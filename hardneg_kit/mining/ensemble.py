@@ -1,10 +1,38 @@
 """The ensemble space of ``ensemble-pca`` (METHOD.md) and its two distance conditions.
 
 The models' L2-normalized embeddings are concatenated (each model's block has norm 1, so each
-weighs the same), PCA keeps ``variance`` of the variance (fitted on passages and queries
-together), and the projections are re-normalized: :class:`EnsembleSpace`. Candidates are the
-nearest passages there (:func:`rank_ensemble`); a candidate D of query Q is kept only when
-d(Q,D) < d(Q,P) and d(Q,D) < d(P,D) for every positive P (:func:`pca_conditions`).
+weighs the same), PCA keeps ``variance`` of the variance (fitted as ``fit`` says, below), and the
+projections are re-normalized: :class:`EnsembleSpace`. Candidates are the nearest passages there
+(:func:`rank_ensemble`); a candidate D of query Q is kept only when d(Q,D) < d(Q,P) and
+d(Q,D) < d(P,D) for every positive P (:func:`pca_conditions`).
+
+What PCA is fitted on (``fit``, ``mine(..., pca_fit=)``, ``mine --pca-fit``):
+
+* ``"passages+queries"``: the corpus and the mined queries together, so that the kept
+  directions also describe the queries. But then the space, and with it whether a query gets a
+  negative, depends on which *other* queries are mined with it.
+* ``"passages"``: the corpus alone. A query's negatives depend only on that query, the corpus
+  and the settings: mining a subset of the queries gives each of them the negatives it gets in
+  the whole set. Queries are projected onto the passages' components.
+
+Decision: ``"passages"`` is the rule (a training example should not change with the batch of
+queries mined beside it, and coverage hardly moves: +1.1 and +1.9 points with the conditions,
+0 and -0.4 with the filter); ``"passages+queries"`` stays the default
+(:data:`DEFAULT_PCA_FIT`) only until the full experiment is re-run, because changing it changes
+every committed result. Measured on aws-cli train at the full profile (18,886 passages; three
+default models, variance 0.95; coverage = queries with >= 1 negative)::
+
+    fit               queries mined  ensemble-pca          --no-conditions, relative:0.95
+    passages+queries  1,000          38.9%                 94.1%
+    passages+queries  all 4,409      37.0% (the 1,000:     94.4% (the 1,000: 94.4%;
+                                     38.1%; 102 changed)   309 changed)
+    passages          1,000          40.0%                 94.1%
+    passages          all 4,409      38.9% (the 1,000:     94.0% (the 1,000: 94.1%;
+                                     40.0%; 0 changed)     0 changed)
+
+"changed": of the 1,000 queries mined at the profile's cap, those whose negatives (or skip) differ
+when all training queries are mined with them. Fitting on the corpus alone also gives a little
+more coverage with the conditions (40.0% against 38.9%).
 
 Example:
     >>> space = ensemble_space(inputs, variance=0.95)  # doctest: +SKIP
@@ -26,6 +54,11 @@ from hardneg_kit.mining.rankings import DEFAULT_MODELS, Candidates, _search_ip
 
 logger = logging.getLogger("hardneg_kit.mining")
 
+#: what PCA may be fitted on (``pca_fit``, ``--pca-fit``); module docstring
+PCA_FITS = ("passages+queries", "passages")
+#: today's fit: every committed result was mined with it (module docstring: why it stays)
+DEFAULT_PCA_FIT = "passages+queries"
+
 
 @dataclass
 class EnsembleSpace:
@@ -36,6 +69,7 @@ class EnsembleSpace:
 
     models: tuple[str, ...]
     variance: float
+    fit: str
     docs: np.ndarray
     queries: np.ndarray
     explained_variance_ratio: np.ndarray
@@ -46,23 +80,41 @@ class EnsembleSpace:
         return int(self.docs.shape[1])
 
 
+def check_pca_fit(fit: str) -> None:
+    """Refuse a ``pca_fit`` that is not one of :data:`PCA_FITS`, naming the option.
+
+    >>> check_pca_fit("passages")
+    """
+    if fit not in PCA_FITS:
+        raise MiningError(
+            f"pca_fit (--pca-fit) must be one of {', '.join(PCA_FITS)}, got {fit!r}."
+        )
+
+
 def ensemble_space(
     inputs: MiningInputs,
     models: Sequence[str] = DEFAULT_MODELS,
     variance: float = 0.95,
     seed: int = 0,
+    fit: str = DEFAULT_PCA_FIT,
 ) -> EnsembleSpace:
     """Concatenate the models' normalized embeddings, fit PCA, project, re-normalize.
 
-    PCA is fitted on passages *and* queries together: the conditions compare query-passage
-    and passage-passage distances, so the kept directions should describe both kinds of text
-    (fitting on passages alone can drop directions along which queries differ from passages).
-    Every model's block has norm 1, so each model weighs the same before PCA.
+    Args:
+        inputs: the prepared split.
+        models: the bi-encoders whose embeddings are concatenated (each block has norm 1, so
+            each model weighs the same before PCA).
+        variance: the share of variance the kept components explain.
+        seed: PCA's random state.
+        fit: what PCA is fitted on, one of :data:`PCA_FITS` (module docstring): the corpus
+            alone (``"passages"``: a query's space is independent of the other queries mined)
+            or the corpus and the mined queries (``"passages+queries"``).
 
-    >>> space = ensemble_space(inputs, variance=0.95)  # doctest: +SKIP
+    >>> space = ensemble_space(inputs, variance=0.95, fit="passages")  # doctest: +SKIP
     >>> space.dims, space.explained_variance_ratio.sum()  # doctest: +SKIP
     """
-    key = ("ensemble", tuple(models), variance, seed)
+    check_pca_fit(fit)
+    key = ("ensemble", tuple(models), variance, seed, fit)
     if key in inputs.memo:
         return inputs.memo[key]
     from sklearn.decomposition import PCA
@@ -75,18 +127,20 @@ def ensemble_space(
     queries = np.hstack([inputs.query_embeddings(m) for m in models])
     components: float | int = variance if variance < 1 else min(docs.shape[1], len(docs))
     pca = PCA(n_components=components, svd_solver="full", random_state=seed)
-    pca.fit(np.vstack([docs, queries]))
+    pca.fit(docs if fit == "passages" else np.vstack([docs, queries]))
     space = EnsembleSpace(
         models=tuple(models),
         variance=variance,
+        fit=fit,
         docs=normalize(pca.transform(docs)),
         queries=normalize(pca.transform(queries)),
         explained_variance_ratio=pca.explained_variance_ratio_,
         input_dims=int(docs.shape[1]),
     )
     logger.info(
-        "ensemble-pca: %d models, %d -> %d dims (%.1f%% variance)",
+        "ensemble-pca: %d models, %d -> %d dims (%.1f%% variance), fitted on %s",
         len(models), space.input_dims, space.dims, 100 * pca.explained_variance_ratio_.sum(),
+        fit,
     )
     inputs.memo[key] = space
     return space
@@ -94,7 +148,7 @@ def ensemble_space(
 
 def rank_ensemble(inputs: MiningInputs, space: EnsembleSpace, depth: int = 100) -> Candidates:
     """Top ``depth`` passages by cosine in the ensemble PCA space (faiss IndexFlatIP)."""
-    key = ("ensemble-rank", space.models, space.variance, id(space), depth)
+    key = ("ensemble-rank", space.models, space.variance, space.fit, id(space), depth)
     if key not in inputs.memo:
         inputs.memo[key] = _search_ip(inputs, "ensemble-pca", space.queries, space.docs, depth)
     return inputs.memo[key]

@@ -3,7 +3,7 @@
 Texts, ids and positives of one split, checked once (every query has text and at least one
 positive, every positive is in the corpus), with memoized embeddings and rankings so that several
 strategies mined from the same inputs share the work. :func:`normalize_text` is the text rule of
-the near-copy guard.
+the near-copy guard, :func:`word_counts` the tokenization of its lexical-twin test.
 
 Example:
     >>> inputs = prepare(load_dataset("data/aws-cli"), "train")  # doctest: +SKIP
@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,21 @@ class MiningInputs:
             self.memo["norm"], self.memo["norm_keys"] = groups, keys
         return self.memo["norm"]
 
+    def passage_words(self, row: int) -> tuple[Counter, int]:
+        """:func:`word_counts` of passage ``row`` and its total, memoized (filled on demand).
+
+        The lexical-twin test reads them for ~100 candidates of every query, and strategies mined
+        from the same inputs share the candidates: each passage is tokenized once.
+
+        >>> inputs.passage_words(0)  # doctest: +SKIP
+        (Counter({'aws': 1, 's3': 1, 'ls': 1, ...}), 14)
+        """
+        bags = self.memo.setdefault("words", {})
+        if row not in bags:
+            counts = word_counts(self.passages[row])
+            bags[row] = (counts, sum(counts.values()))
+        return bags[row]
+
 
 class _DropNonAlnum(dict):
     """``str.translate`` table that deletes every character that is not a letter or a digit.
@@ -89,6 +106,21 @@ def normalize_text(text: str) -> str:
     Two passages with the same normalized text are the same passage (a copy), never a negative.
     """
     return text.lower().translate(_DROP_NON_ALNUM)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def word_counts(text: str) -> Counter:
+    """Lower-case ``\\w+`` tokens (Unicode letters, digits, underscore) with their counts.
+
+    Hyphens and dots split words, so a command name counts as its parts:
+    ``"aws waf-regional update-rule"`` -> ``aws, waf, regional, update, rule``.
+
+    >>> sorted(word_counts("aws waf-regional update-rule").items())
+    [('aws', 1), ('regional', 1), ('rule', 1), ('update', 1), ('waf', 1)]
+    """
+    return Counter(_WORD.findall(text.lower()))
 
 
 def _model_embeddings(model: str, texts: list[str], queries: bool) -> np.ndarray:

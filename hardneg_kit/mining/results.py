@@ -44,8 +44,8 @@ class NegativeRow:
 class MiningResult:
     """What :func:`mine` returns: one row per query given negatives, and the skipped ones.
 
-    ``counts`` records why candidates were removed (``positives``, ``near_copies``, one entry
-    per filter, ``conditions``, ``denoised``), for the diagnostics.
+    ``counts`` records why candidates were removed (``positives``, ``near_copies``,
+    ``lexical_twins``, one entry per filter, ``conditions``, ``denoised``), for the diagnostics.
 
     >>> result.to_jsonl("negatives/bm25.jsonl")  # doctest: +SKIP
     >>> MiningResult.read_jsonl("negatives/bm25.jsonl").strategy  # doctest: +SKIP
@@ -102,7 +102,8 @@ class MiningResult:
         A sidecar rather than a field keeps every output format exactly what its loaders expect
         (``datasets.load_dataset("json", data_files=output)``, ``Dataset.from_json``,
         ``load_from_disk``, pandas). It holds the kit's version, the strategy, every setting in
-        effect (defaults included: filters, models, conditions, depth, near-copy guard, seed),
+        effect (defaults included: filters, models, conditions, depth, near-copy and
+        lexical-twin guards, PCA fit, seed),
         the queries mined and the candidate counts, plus ``context`` (dataset, profile, ...).
 
         >>> result.write_meta("negatives/bm25.jsonl", profile="smoke")  # doctest: +SKIP

@@ -4,8 +4,10 @@ The steps, one function each, for every query of a :class:`~hardneg_kit.mining.r
 (:func:`select_negatives`):
 
 1. :func:`drop_positives_and_copies`: positives and *near-copies* of a positive go (same
-   normalized text, or cosine >= ``near_copy`` in the ``guard_model`` space). What is left is
-   the pool that the ``closest`` fallback draws from.
+   normalized text, or cosine >= ``near_copy`` in the ``guard_model`` space), and so do the
+   *lexical twins* of a positive for the query (``lexical_copy``): the tests of
+   :mod:`~hardneg_kit.mining.guards`. What is left is the pool that the ``closest`` fallback
+   draws from.
 2. :func:`apply_filters`: the positive-aware :class:`~hardneg_kit.mining.filters.Filters`.
 3. :func:`apply_condition`: a strategy's own test (``ensemble-pca``'s distance conditions).
 4. :func:`rank_window`: ``skip_top`` then ``window`` survivors, counted after steps 1-3.
@@ -39,13 +41,17 @@ import numpy as np
 
 from hardneg_kit.errors import MiningError
 from hardneg_kit.mining.filters import NO_FILTERS, Filters
+from hardneg_kit.mining.guards import (
+    GUARD_MODEL,
+    LEXICAL_COPY,
+    NEAR_COPY,
+    Guard,
+    Positives,
+    random_rows,
+)
 from hardneg_kit.mining.inputs import MiningInputs
 from hardneg_kit.mining.rankings import Candidates
 from hardneg_kit.mining.results import MiningResult, NegativeRow
-
-#: cosine to a positive (in ``guard_model`` space) at or above which a passage is a near-copy
-NEAR_COPY = 0.98
-GUARD_MODEL = "minilm-l6"
 
 #: ``condition(qid, rows) -> mask``: a strategy's own test of candidate rows (step 3)
 Condition = Callable[[str, np.ndarray], np.ndarray]
@@ -74,7 +80,11 @@ class SkipReason:
 
 @dataclass
 class Selection:
-    """How a ranked strategy turns candidates into negatives (steps 4-8)."""
+    """How a ranked strategy turns candidates into negatives (the guard of step 1, steps 4-8).
+
+    ``near_copy`` / ``guard_model``: the cosine near-copy test; ``lexical_copy``: the
+    lexical-twin test (module docstring); ``None`` turns either off.
+    """
 
     num_negatives: int = 4
     skip_top: int = 0
@@ -86,6 +96,7 @@ class Selection:
     denoise_threshold: float = 0.5
     near_copy: float | None = NEAR_COPY
     guard_model: str | None = GUARD_MODEL
+    lexical_copy: float | None = LEXICAL_COPY
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -101,6 +112,10 @@ class Selection:
             raise MiningError(f"random_share must be in [0, 1], got {self.random_share}.")
         if self.skip_top < 0 or (self.window is not None and self.window < 1):
             raise MiningError("skip_top must be >= 0 and window >= 1.")
+        if self.lexical_copy is not None and not 0.0 < self.lexical_copy <= 1.0:
+            raise MiningError(
+                f"lexical_copy must be in (0, 1] or None, got {self.lexical_copy}."
+            )
 
     @property
     def num_random(self) -> int:
@@ -111,72 +126,6 @@ class Selection:
 def query_rng(seed: int, qid: str) -> np.random.Generator:
     """A generator for one query that depends only on (seed, query id), not on query order."""
     return np.random.default_rng([seed, zlib.crc32(qid.encode("utf-8"))])
-
-
-class _Guard:
-    """Near-copy guard: rows that are the same passage as one of a query's positives."""
-
-    def __init__(self, inputs: MiningInputs, sel: Selection):
-        self.inputs = inputs
-        self.groups = inputs.normalized_texts()
-        self.norm = inputs.memo["norm_keys"]
-        self.emb = (
-            inputs.passage_embeddings(sel.guard_model)
-            if sel.guard_model and sel.near_copy is not None
-            else None
-        )
-        self.threshold = sel.near_copy
-        # membership tests against reusable row masks: O(candidates) per query, no sorting
-        self._positive_mark = np.zeros(len(inputs.doc_ids), bool)
-        self._blocked_mark = np.zeros(len(inputs.doc_ids), bool)
-
-    def blocked(self, qid: str) -> tuple[set[int], np.ndarray | None]:
-        """Rows of positives and their text duplicates; positive vectors for the cosine test."""
-        pos_rows = [self.inputs.doc_row[p] for p in self.inputs.positives[qid]]
-        rows = set(pos_rows)
-        for r in pos_rows:
-            rows.update(self.groups[self.norm[r]])
-        vecs = self.emb[pos_rows] if self.emb is not None else None
-        return rows, vecs
-
-    def classify(
-        self, qid: str, rows: np.ndarray, blocked: set[int], pos_vecs: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Masks of ``rows`` that are a positive of ``qid``, and that are a near-copy of one."""
-        pos_rows = [self.inputs.doc_row[p] for p in self.inputs.positives[qid]]
-        blocked_rows = list(blocked)
-        self._positive_mark[pos_rows] = True
-        self._blocked_mark[blocked_rows] = True
-        is_pos = self._positive_mark[rows]
-        near = ~is_pos & (self._blocked_mark[rows] | self.near(rows, pos_vecs))
-        self._positive_mark[pos_rows] = False
-        self._blocked_mark[blocked_rows] = False
-        return is_pos, near
-
-    def near(self, rows: np.ndarray, pos_vecs: np.ndarray | None) -> np.ndarray:
-        """Mask of ``rows`` whose cosine to any positive is >= the threshold."""
-        if pos_vecs is None or not len(rows):
-            return np.zeros(len(rows), bool)
-        return (self.emb[rows] @ pos_vecs.T).max(axis=1) >= self.threshold
-
-
-def _random_rows(
-    n_docs: int, k: int, rng: np.random.Generator, exclude: set[int], guard: _Guard, pos_vecs
-) -> list[int]:
-    """Up to ``k`` uniform rows outside ``exclude`` that are no near-copy of a positive."""
-    out: list[int] = []
-    order = rng.permutation(n_docs)
-    for start in range(0, n_docs, 4 * k + 16):
-        chunk = np.array([r for r in order[start : start + 4 * k + 16] if r not in exclude])
-        if not len(chunk):
-            continue
-        chunk = chunk[~guard.near(chunk, pos_vecs)]
-        for r in chunk:
-            out.append(int(r))
-            exclude.add(int(r))
-            if len(out) == k:
-                return out
-    return out
 
 
 def _denoise(
@@ -223,16 +172,17 @@ class Pool:
 
 
 def drop_positives_and_copies(
-    guard: _Guard, qid: str, ranking: Candidates, blocked: set[int],
-    pos_vecs: np.ndarray | None, counts: Counter,
+    guard: Guard, qid: str, ranking: Candidates, blocked: set[int], pos: Positives,
+    counts: Counter,
 ) -> Pool:
-    """Step 1: the query's candidates without its positives and their near-copies."""
+    """Step 1: the query's candidates without its positives, their near-copies and twins."""
     cand = ranking.rows.get(qid, np.zeros(0, int))
     scores = ranking.scores.get(qid, np.zeros(0))
-    is_pos, near = guard.classify(qid, cand, blocked, pos_vecs)
+    is_pos, near, twin = guard.classify(cand, blocked, pos)
     counts["positives"] += int(is_pos.sum())
     counts["near_copies"] += int(near.sum())
-    ok = ~is_pos & ~near
+    counts["lexical_twins"] += int(twin.sum())
+    ok = ~is_pos & ~near & ~twin
     pool = Pool(cand[ok], scores[ok], np.ones(int(ok.sum()), bool))
     if not ok.any():
         pool.empty_because(SkipReason.NO_CANDIDATES)
@@ -301,14 +251,14 @@ def choose_hard(
 
 def fall_back(
     pool: Pool, k_hard: int, sel: Selection, n_docs: int, rng: np.random.Generator | None,
-    blocked: set[int], guard: _Guard, pos_vecs: np.ndarray | None, counts: Counter,
+    blocked: set[int], guard: Guard, pos: Positives, counts: Counter,
 ) -> tuple[list[int], list[float | None]]:
     """Step 7: for a query with no hard negative, the ``closest`` or ``random`` ones."""
     if sel.fallback == "closest":
         neg = [int(r) for r in pool.rows[:k_hard]]
         scores: list[float | None] = [float(s) for s in pool.scores[:k_hard]]
     else:
-        neg = _random_rows(n_docs, k_hard, rng, set(blocked), guard, pos_vecs)
+        neg = random_rows(n_docs, k_hard, rng, set(blocked), guard, pos)
         scores = [None] * len(neg)
     counts["fallback_queries"] += bool(neg)
     return neg, scores
@@ -316,16 +266,17 @@ def fall_back(
 
 def mix_random(
     k_random: int, n_docs: int, rng: np.random.Generator | None, exclude: set[int],
-    guard: _Guard, pos_vecs: np.ndarray | None,
+    guard: Guard, pos: Positives,
 ) -> list[int]:
-    """Step 8: ``k_random`` uniform passages, none already chosen, positive or near-copy."""
-    return _random_rows(n_docs, k_random, rng, exclude, guard, pos_vecs)
+    """Step 8: ``k_random`` uniform passages, none already chosen, positive, near-copy or twin."""
+    return random_rows(n_docs, k_random, rng, exclude, guard, pos)
 
 
 # --------------------------------------------------------------------------------------------
 # Every query
 
 
+# ~60 lines, kept whole: its loop is the module docstring's steps in order, one line each.
 def select_negatives(
     inputs: MiningInputs,
     ranking: Candidates,
@@ -351,7 +302,7 @@ def select_negatives(
     Example:
         >>> select_negatives(inputs, rank_bm25(inputs), "bm25", Selection())  # doctest: +SKIP
     """
-    guard = _Guard(inputs, sel)
+    guard = Guard(inputs, sel)
     counts: Counter = Counter()
     rows_out: list[NegativeRow] = []
     skipped: dict[str, str] = {}
@@ -363,9 +314,9 @@ def select_negatives(
     drawing = sel.sampling == "random" or sel.fallback == "random" or k_random > 0
     for qi, qid in enumerate(inputs.query_ids):
         rng = query_rng(sel.seed, qid) if drawing else None
-        blocked, pos_vecs = guard.blocked(qid)
+        blocked, pos = guard.blocked(qid)
         pos_scores = ranking.positive_scores.get(qid, {})
-        pool = drop_positives_and_copies(guard, qid, ranking, blocked, pos_vecs, counts)
+        pool = drop_positives_and_copies(guard, qid, ranking, blocked, pos, counts)
         apply_filters(pool, filters, pos_scores, counts)
         apply_condition(pool, condition, qid, counts)
         ordered = sample(rank_window(pool, sel), sel, rng)
@@ -376,10 +327,10 @@ def select_negatives(
         sources = ["hard"] * len(neg)
         if not neg and k_hard and sel.fallback:
             neg, neg_scores = fall_back(pool, k_hard, sel, n_docs, rng, blocked, guard,
-                                        pos_vecs, counts)
+                                        pos, counts)
             sources = ["fallback"] * len(neg)
         if k_random:
-            extra = mix_random(k_random, n_docs, rng, set(blocked) | set(neg), guard, pos_vecs)
+            extra = mix_random(k_random, n_docs, rng, set(blocked) | set(neg), guard, pos)
             neg += extra
             neg_scores += [None] * len(extra)
             sources += ["random"] * len(extra)

@@ -23,21 +23,26 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from hardneg_kit.errors import MiningError
-from hardneg_kit.mining.ensemble import ensemble_space, pca_conditions, rank_ensemble
+from hardneg_kit.mining.ensemble import (
+    DEFAULT_PCA_FIT,
+    check_pca_fit,
+    ensemble_space,
+    pca_conditions,
+    rank_ensemble,
+)
 from hardneg_kit.mining.filters import FILTER_FIELDS, Filters
+from hardneg_kit.mining.guards import Guard, random_rows
 from hardneg_kit.mining.inputs import MiningInputs, prepare
 from hardneg_kit.mining.rankings import DEFAULT_MODELS, rank_bm25, rank_dense, rank_fusion
 from hardneg_kit.mining.results import MiningResult, NegativeRow
 from hardneg_kit.mining.selection import (
     Selection,
     SkipReason,
-    _Guard,
-    _random_rows,
     query_rng,
     select_negatives,
 )
@@ -46,15 +51,15 @@ logger = logging.getLogger("hardneg_kit.mining")
 
 
 def mine_random(inputs: MiningInputs, sel: Selection) -> MiningResult:
-    """Uniform negatives from the corpus, excluding positives and near-copies (seeded)."""
-    guard = _Guard(inputs, sel)
+    """Uniform negatives from the corpus, excluding positives, near-copies and twins (seeded)."""
+    guard = Guard(inputs, sel)
     rows: list[NegativeRow] = []
     skipped: dict[str, str] = {}
     for qid in inputs.query_ids:
-        blocked, pos_vecs = guard.blocked(qid)
-        neg = _random_rows(
+        blocked, pos = guard.blocked(qid)
+        neg = random_rows(
             len(inputs.doc_ids), sel.num_negatives, query_rng(sel.seed, qid), set(blocked),
-            guard, pos_vecs,
+            guard, pos,
         )
         if not neg:
             skipped[qid] = SkipReason.NO_PASSAGE
@@ -94,7 +99,7 @@ def mine_fusion(
 def mine_ensemble_pca(
     inputs: MiningInputs, sel: Selection, filters: Filters,
     models: Sequence[str] = DEFAULT_MODELS, variance: float = 0.95, depth: int = 100,
-    conditions: bool = True,
+    conditions: bool = True, pca_fit: str = DEFAULT_PCA_FIT,
 ) -> MiningResult:
     """The reference method (METHOD.md): the k closest candidates meeting both conditions.
 
@@ -104,15 +109,17 @@ def mine_ensemble_pca(
     ``conditions=False`` drops the two distance conditions and keeps only the ensemble's PCA
     space: then a positive-aware filter takes their place (``max_relative=0.95`` keeps the
     closest candidates scoring below 95% of the positive, NV-Retriever's rule in the ensemble
-    space).
+    space). ``pca_fit`` says what PCA is fitted on (:mod:`~hardneg_kit.mining.ensemble`):
+    ``"passages"`` makes a query's negatives independent of the other queries mined.
     """
+    check_pca_fit(pca_fit)
     if conditions and (filters.max_relative is not None or filters.margin is not None):
         raise MiningError(
             "ensemble-pca keeps only candidates closer to the query than the positive; "
             "relative/margin filters remove exactly those. Use them with bm25, dense or fusion, "
             "or with ensemble-pca and conditions=False (the PCA space without the conditions)."
         )
-    space = ensemble_space(inputs, models, variance, sel.seed)
+    space = ensemble_space(inputs, models, variance, sel.seed, pca_fit)
     ranking = rank_ensemble(inputs, space, depth)
     condition = pca_conditions(space, inputs) if conditions else None
     result = select_negatives(inputs, ranking, "ensemble-pca", sel, filters, condition=condition)
@@ -192,9 +199,10 @@ def mine(
         seed: seeds random sampling, random negatives and PCA.
         params: :class:`Selection` fields (``skip_top``, ``window``, ``sampling``,
             ``random_share``, ``fallback``, ``cross_encoder``, ``denoise_threshold``,
-            ``near_copy``, ``guard_model``), :class:`Filters` fields (``max_relative``,
-            ``min_relative``, ``margin``, ``max_score``, ``min_score``) or the strategy's own
-            (``depth``, ``variance``, ``method``, ``band``, ``base``).
+            ``near_copy``, ``guard_model``, ``lexical_copy``), :class:`Filters` fields
+            (``max_relative``, ``min_relative``, ``margin``, ``max_score``, ``min_score``) or
+            the strategy's own (``depth``, ``variance``, ``conditions``, ``pca_fit``,
+            ``method``, ``band``, ``base``).
 
     >>> mine(data, "train", "dense:minilm-l6", num_negatives=4, max_relative=0.95)  # doctest: +SKIP
     """
@@ -206,19 +214,14 @@ def mine(
     for m in needed:
         load_encoder(m)  # unknown models fail here, before any work, with a clear message
     inputs = prepare(data, split)
-    if name == "semi-hard" and params.get("band") is None:
-        params.setdefault("skip_top", 10)
-        params.setdefault("window", 40)
-        params.setdefault("sampling", "random")
+    if name == "semi-hard":
+        _semi_hard_defaults(params)
     sel_kw = {k: params.pop(k) for k in list(params) if k in _SELECTION_KEYS}
     filt_kw = {k: params.pop(k) for k in list(params) if k in FILTER_FIELDS}
     sel = Selection(num_negatives=num_negatives, seed=seed, **sel_kw)
     filters = Filters(**filt_kw)
     fn_kwargs = _strategy_kwargs(name, arg, models, filters, params)
-    accepted = inspect.signature(STRATEGIES[name]).parameters
-    unknown = sorted(k for k in fn_kwargs if k not in accepted)
-    if unknown:
-        raise MiningError(f"{strategy} takes no parameter {', '.join(unknown)}.")
+    accepted = _accepted_parameters(strategy, name, fn_kwargs)
     start = time.perf_counter()
     result = STRATEGIES[name](inputs, sel, **fn_kwargs)
     result.strategy = strategy if name != "dense" else f"dense:{arg}"
@@ -233,6 +236,25 @@ def mine(
     result.settings = _settings(result.strategy, split, sel, filters, accepted, fn_kwargs)
     logger.info("%s (%.1f s)", result.summary(), result.seconds)
     return result
+
+
+def _semi_hard_defaults(params: dict[str, Any]) -> None:
+    """Without a ``band``, semi-hard draws at random from the 11th to 50th surviving candidates."""
+    if params.get("band") is None:
+        params.setdefault("skip_top", 10)
+        params.setdefault("window", 40)
+        params.setdefault("sampling", "random")
+
+
+def _accepted_parameters(
+    strategy: str, name: str, fn_kwargs: dict[str, Any]
+) -> Mapping[str, inspect.Parameter]:
+    """The strategy function's parameters; a MiningError names any of ``fn_kwargs`` it lacks."""
+    accepted = inspect.signature(STRATEGIES[name]).parameters
+    unknown = sorted(k for k in fn_kwargs if k not in accepted)
+    if unknown:
+        raise MiningError(f"{strategy} takes no parameter {', '.join(unknown)}.")
+    return accepted
 
 
 def _parse_strategy(strategy: str) -> tuple[str, str]:

