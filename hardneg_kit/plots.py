@@ -135,7 +135,7 @@ def plot_score_shift(before: Mapping[str, np.ndarray], after: Mapping[str, np.nd
 
 def plot_score_distributions(scores: Mapping[str, np.ndarray], title: str = "", ax=None,
                              bins: int = 30):
-    """Histograms of cross-encoder scores per kind of pair on one axis (each kind normalised to
+    """Histograms of cross-encoder scores per kind of pair on one axis (each kind normalized to
     its number of pairs, so kinds of different sizes compare), with each median.
 
     For the base re-ranker before any fine-tuning: do positives already score above the

@@ -55,7 +55,6 @@ from hardneg_kit.training_data import (
     budget_steps,
     dataset_columns,
     dataset_format,
-    equalise,
     equalize,
     prepare_for_loss,
 )
@@ -401,5 +400,5 @@ def _write_log(result: TrainResult, wall: float) -> None:
 __all__ = [
     "ACCEPTED_FORMATS", "HEAD_PARAMETERS", "LOSSES", "DatasetColumns", "LossName", "TrainResult",
     "as_labeled_pairs", "as_tuples", "budget_steps", "dataset_columns", "dataset_format",
-    "equalise", "equalize", "prepare_for_loss", "rerank", "score_pairs", "train_cross_encoder",
+    "equalize", "prepare_for_loss", "rerank", "score_pairs", "train_cross_encoder",
 ]

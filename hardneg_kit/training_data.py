@@ -205,8 +205,6 @@ def equalize(dataset: Dataset, num_examples: int, seed: int = 0) -> Dataset:
     return dataset.select(idx.tolist())
 
 
-#: the old spelling, kept for notebooks and user code
-equalise = equalize
 
 
 def budget_steps(num_examples: int, batch_size: int, epochs: int = 1) -> int:

@@ -22,7 +22,6 @@ from hardneg_kit.experiment import (
     pseudo_queries,
     run_experiment,
     select_contenders,
-    summarise,
     summarize,
     verdict,
 )
@@ -55,7 +54,6 @@ def test_summarize_averages_seeds_per_query_before_testing():
     good = Run({f"q{i}": {f"d{i}": 2.0, "x": 1.0} for i in range(4)})
     bad = Run({f"q{i}": {"x": 2.0, f"d{i}": 1.0} for i in range(4)})
     runs = {FUSION: {0: bad}, BASELINE: {0: bad, 1: good}, "other": {0: good, 1: good}}
-    assert summarise is summarize  # the old spelling keeps working for user code
     scores, table, tests = summarize(qrels, runs, metrics=["mrr@10"])
     assert scores[BASELINE][0]["mrr@10"] == pytest.approx(0.5)
     assert table.loc[BASELINE, "mrr@10"] == pytest.approx(0.75)

@@ -18,7 +18,7 @@ from hardneg_kit.mining import (
     MiningResult,
     ensemble_space,
     mine,
-    normalise_text,
+    normalize_text,
     prepare,
     to_dataset,
 )
@@ -60,13 +60,13 @@ def _check_invariants(result: MiningResult, inputs, k: int) -> None:
     assert all(result.skipped.values())
     for row in result.rows:
         positives = set(inputs.positives[row.query_id])
-        pos_texts = {normalise_text(inputs.passages[inputs.doc_row[p]]) for p in positives}
+        pos_texts = {normalize_text(inputs.passages[inputs.doc_row[p]]) for p in positives}
         assert row.positive_ids == inputs.positives[row.query_id]
         assert 0 < len(row.negative_ids) <= k
         assert len(set(row.negative_ids)) == len(row.negative_ids), "duplicates"
         assert not positives & set(row.negative_ids), "a positive returned as negative"
         for n in row.negative_ids:
-            assert normalise_text(inputs.passages[inputs.doc_row[n]]) not in pos_texts
+            assert normalize_text(inputs.passages[inputs.doc_row[n]]) not in pos_texts
         assert len(row.scores) == len(row.negative_ids) == len(row.sources)
 
 

@@ -169,7 +169,7 @@ def test_triplet_loss_matches_the_hinge_by_hand():
 # --------------------------------------------------------------------------- budgets
 
 
-def test_equalise_gives_exactly_n_rows_deterministically():
+def test_equalize_gives_exactly_n_rows_deterministically():
     data = triplets()
     a, b = equalize(data, 10, seed=1), equalize(data, 10, seed=1)
     assert len(a) == 10 and a["query"] == b["query"]

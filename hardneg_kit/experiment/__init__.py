@@ -92,7 +92,7 @@ from hardneg_kit.experiment.saved import (
     saved_qrels,
     saved_runs,
 )
-from hardneg_kit.experiment.summary import format_table, summarise, summarize, verdict
+from hardneg_kit.experiment.summary import format_table, summarize, verdict
 from hardneg_kit.experiment.train import (
     DEFAULT_CONFIG,
     TrainingConfig,
@@ -112,6 +112,6 @@ __all__ = [
     "eval_set", "first_stage_specs", "format_table", "in_batch_pairs", "interpolate_all",
     "load_saved_runs", "load_tables", "more_contenders", "pseudo_queries", "query_cap",
     "read_payload", "recipe", "rerank_cached", "run_experiment", "sampled_dataset", "saved_qrels",
-    "saved_runs", "select_contenders", "summarise", "summarize", "train_contender",
+    "saved_runs", "select_contenders", "summarize", "train_contender",
     "training_dataset", "verdict", "warm_start_dir", "with_models", "write_results",
 ]

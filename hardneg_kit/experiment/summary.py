@@ -63,10 +63,6 @@ def summarize(qrels, runs: Mapping[str, Mapping[int, Any]],
     return scores, table, tests
 
 
-#: the old spelling, kept for notebooks and user code
-summarise = summarize
-
-
 def _add_tests(table: pd.DataFrame, per_query: Mapping[str, pd.DataFrame],
                metrics: Sequence[str], baselines: Sequence[str]) -> list:
     """Test every contender against each baseline present; write the results into ``table``."""

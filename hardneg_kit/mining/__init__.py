@@ -111,9 +111,6 @@ from hardneg_kit.mining.strategies import (
     strategy_names,
 )
 
-#: the old names, kept for notebooks and user code written against them
-normalise_text = normalize_text
-
 __all__ = [
     "DEFAULT_MODELS",
     "FILTER_FIELDS",
@@ -141,7 +138,6 @@ __all__ = [
     "mine_fusion",
     "mine_random",
     "mine_semi_hard",
-    "normalise_text",
     "normalize_text",
     "pca_conditions",
     "prepare",
