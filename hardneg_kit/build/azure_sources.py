@@ -119,12 +119,18 @@ def merge_helps(files: Mapping[str, str], counts: Counter) -> dict[str, str]:
     for path in load_order(files):
         found, skipped = extract_helps(files[path], path)
         counts["help_entries_dynamic_skipped"] += skipped
-        for key, text in found:
-            counts["help_entries_static"] += 1
-            if key in helps:
-                counts["help_entries_redefined"] += 1
-            helps[key] = text
+        _merge(helps, found, counts, "help_entries_static", "help_entries_redefined")
     return helps
+
+
+def _merge(into: dict, found: list, counts: Counter, seen: str, redefined: str) -> None:
+    """Put each ``(key, value)`` of ``found`` into ``into`` (the later one wins), counting
+    every entry under ``seen`` and every key defined before under ``redefined``."""
+    for key, value in found:
+        counts[seen] += 1
+        if key in into:
+            counts[redefined] += 1
+        into[key] = value
 
 
 def _decorator_name(node: ast.expr) -> str | None:
@@ -235,11 +241,7 @@ def merge_aaz(files: Mapping[str, str], counts: Counter) -> dict[str, dict]:
             continue
         counts["aaz_files"] += 1
         counts["aaz_classes_dynamic_skipped"] += skipped
-        for name, help_ in found:
-            counts["aaz_classes"] += 1
-            if name in commands:
-                counts["aaz_commands_redefined"] += 1
-            commands[name] = help_
+        _merge(commands, found, counts, "aaz_classes", "aaz_commands_redefined")
     counts["aaz_commands"] = len(commands)
     return commands
 
