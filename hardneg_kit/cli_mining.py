@@ -92,8 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="word overlap of a lexical twin that the query cannot tell from its "
                    "positive, in (0, 1] (0.99)")
     p.add_argument("--pca-fit", choices=PCA_FITS, default=None,
-                   help="ensemble-pca: what PCA is fitted on (passages+queries; 'passages' "
-                   "makes a query's negatives independent of the other queries mined)")
+                   help="ensemble-pca: what PCA is fitted on (passages: a query's negatives do "
+                   "not depend on the other queries mined; passages+queries also fits the "
+                   "mined queries)")
     p.add_argument("--output", required=True, help="file (or folder for save_to_disk)")
     p.add_argument("--format", choices=("jsonl", *FORMATS), default="jsonl")
     add_profile_argument(p)

@@ -423,3 +423,19 @@ def summarize_seeds(tables: Sequence[pd.DataFrame], metrics: Sequence[str]
         out[f"{m} std"] = float(means[m].std(ddof=1)) if len(means) > 1 else float("nan")
     out["seeds"] = len(means)
     return out
+
+
+def fmt_p(p: float) -> str:
+    """A p-value for reading: two significant digits, ``< 1e-12`` below that (a t-test's
+    p-value underflows to 0 long before it means anything more).
+
+    >>> fmt_p(3e-15), fmt_p(0.0123), fmt_p(float("nan"))
+    ('< 1e-12', '0.012', 'n/a')
+    """
+    return "n/a" if pd.isna(p) else ("< 1e-12" if p < 1e-12 else f"{p:.2g}")
+
+
+def eq_p(p: float) -> str:
+    """A p-value after "p": ``= 0.012``, or ``< 1e-12`` (no "=" before a bound)."""
+    text = fmt_p(p)
+    return text if text.startswith("<") else f"= {text}"

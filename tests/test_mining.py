@@ -38,7 +38,7 @@ STRATEGIES = [
     ("ensemble-pca", {}),
     ("ensemble-pca", {"fallback": "closest"}),
     ("ensemble-pca", {"fallback": "random"}),
-    ("ensemble-pca", {"pca_fit": "passages", "lexical_copy": 0.5}),
+    ("ensemble-pca", {"pca_fit": "passages+queries", "lexical_copy": 0.5}),
     ("semi-hard", {}),
     ("semi-hard", {"band": (0.6, 0.9), "base": "dense:minilm-l6"}),
 ]
@@ -135,7 +135,8 @@ def test_pca_fit_on_passages_makes_negatives_independent_of_the_other_queries(in
     whole_space = ensemble_space(inputs, MODELS, 0.95, seed=0, fit="passages")
     assert np.array_equal(ensemble_space(subset, MODELS, 0.95, seed=0, fit="passages").docs,
                           whole_space.docs)
-    assert whole_space is not ensemble_space(inputs, MODELS, 0.95, seed=0)  # memo keys the fit
+    # the memo keys the fit
+    assert whole_space is not ensemble_space(inputs, MODELS, 0.95, seed=0, fit="passages+queries")
     for params in ({}, {"conditions": False, "max_relative": 0.95}):
         kw = dict(models=MODELS, num_negatives=2, fallback="closest", pca_fit="passages", **params)
         whole = mine(inputs, "train", "ensemble-pca", **kw)
@@ -337,7 +338,7 @@ def test_cli_records_how_each_file_was_made(tmp_path, capsys):
     assert a["settings"]["max_relative"] is None and b["settings"]["max_relative"] == 0.95
     for key, value in {"models": list(MODELS), "seed": 0, "near_copy": 0.98, "depth": 100,
                        "variance": 0.95, "num_negatives": 2, "split": "train",
-                       "lexical_copy": 0.99, "pca_fit": "passages+queries"}.items():
+                       "lexical_copy": 0.99, "pca_fit": "passages"}.items():
         assert a["settings"][key] == value, key
     assert a["profile"] == "smoke" and a["dataset"] == "mining" and a["hardneg_kit"]
     assert a["queries"]["mined"] == 16 and a["options"]["output"] == str(plain)

@@ -139,7 +139,7 @@ def test_budget_readings_say_who_repeats_rows():
     table = budget_readings({"ensemble-pca": log, "bm25": full})
     assert table.loc["ensemble-pca", "times each row is seen"] == 4.0
     text = budget_sentence(table)
-    assert "every contender took 38 optimiser steps" in text
+    assert "every contender took 38 optimizer steps" in text
     assert "`ensemble-pca` had 150 unique rows, each seen 4.0x" in text and "`bm25`" not in text
 
 

@@ -109,8 +109,6 @@ def recipe(profile: Profile, config: TrainingConfig, base: Mapping[str, Any],
            dev_queries: int | None = None) -> str:
     """The paragraph that says how every row of the tables was made (``dev_queries``: how many
     dev queries there were, when known; else the profile's cap)."""
-    # the wording of the committed results.md ("z-normalised", "optimiser" in budget_rule) is
-    # kept as written, so that a rerun reproduces those files byte for byte
     p = profile
     layers = "all" if p.cross_encoder_layers is None else p.cross_encoder_layers
     built = base.get("built", "")
@@ -123,7 +121,7 @@ def recipe(profile: Profile, config: TrainingConfig, base: Mapping[str, Any],
         f"{p.max_length}, lr {config.learning_rate:g} (head {config.head_learning_rate:g}), "
         f"seeds {list(p.seeds)}. {chosen + '. ' if chosen else ''}Each model re-ranks the top "
         f"{p.rerank_depth} of the fused first stage; `X{WITH_FIRST_STAGE}` interpolates its "
-        "z-normalised score with the first stage's, with the weight chosen on "
+        "z-normalized score with the first stage's, with the weight chosen on "
         f"{dev_queries or p.dev_queries or 'all'} `{train_dataset}` dev queries (column w). "
         "Metrics: mean over seeds (± the sample std over seeds, ddof=1, when there are "
         "several). Tests: each "
@@ -138,7 +136,7 @@ def budget_rule(profile: Profile) -> str:
     from hardneg_kit.training_data import budget_steps
 
     steps = budget_steps(profile.train_examples, profile.batch_size, profile.epochs)
-    return (f"{steps} optimiser steps of {profile.batch_size} rows for every contender (the "
+    return (f"{steps} optimizer steps of {profile.batch_size} rows for every contender (the "
             "same pairs scored per step); a contender with fewer unique rows repeats them, and "
             "the training-budget table gives its unique rows.")
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from hardneg_kit.errors import ExperimentError
 from hardneg_kit.experiment.contenders import BASELINE, EXPERIMENT_METRICS, FUSION
+from hardneg_kit.statistics import eq_p, fmt_p
 
 
 def summarize(qrels, runs: Mapping[str, Mapping[int, Any]],
@@ -106,7 +107,7 @@ def format_table(table: pd.DataFrame, metrics: Sequence[str] = EXPERIMENT_METRIC
             star = " *" if p < 0.05 else ""
             cells.append(f"{row[f'{col} delta']:+.3f} [{row[f'{col} low']:+.3f}, "
                          f"{row[f'{col} high']:+.3f}]{star}")
-            ps.append(f"{p:.2g}")
+            ps.append(fmt_p(p))
         out[f"Δ {metric} vs {label} [95% CI]"] = cells
         out[f"p vs {label}"] = ps
     return out
@@ -132,5 +133,5 @@ def verdict(table: pd.DataFrame, contender: str, baseline: str, metric: str = "m
                "significantly " + ("better" if row[f"{col} delta"] > 0 else "worse"))
     return (f"{contender}: {metric.upper()} {row[metric]:.3f} vs {table.loc[baseline, metric]:.3f}"
             f" for {_baseline_label(baseline)} (Δ {row[f'{col} delta']:+.3f}, 95% CI "
-            f"[{row[f'{col} low']:+.3f}, {row[f'{col} high']:+.3f}], Holm p = {p:.2g}): "
+            f"[{row[f'{col} low']:+.3f}, {row[f'{col} high']:+.3f}], Holm p {eq_p(p)}): "
             f"{reading}.")

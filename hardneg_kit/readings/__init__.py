@@ -40,7 +40,7 @@ from hardneg_kit.readings.reference import (
     side_by_side,
     why_they_differ,
 )
-from hardneg_kit.readings.text import ALPHA, fmt_p, rank_sentence
+from hardneg_kit.readings.text import ALPHA, rank_sentence
 from hardneg_kit.readings.thread import (
     FILTERED,
     NOTEBOOK_CONTENDERS,
@@ -54,6 +54,7 @@ from hardneg_kit.readings.thread import (
     training_data,
     training_examples,
 )
+from hardneg_kit.statistics import fmt_p
 
 __all__ = [
     "ALPHA", "BASE", "BASELINE", "FILTERED", "FUSION", "NOTEBOOK_CONTENDERS", "PUBLISHED",

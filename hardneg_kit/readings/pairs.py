@@ -21,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from hardneg_kit.readings.text import ALPHA, eq_p, fmt_p
+from hardneg_kit.readings.text import ALPHA
+from hardneg_kit.statistics import eq_p, fmt_p
 
 
 def pairwise_tests(qrels, runs: Mapping[str, Mapping[int, Any]], names: Sequence[str],

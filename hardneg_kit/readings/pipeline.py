@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from hardneg_kit.experiment import BASE, FUSION, WITH_FIRST_STAGE
-from hardneg_kit.readings.text import ALPHA, fmt_p
+from hardneg_kit.readings.text import ALPHA
 from hardneg_kit.readings.thread import FILTERED, PUBLISHED
+from hardneg_kit.statistics import fmt_p
 
 
 def pipeline_table(table: pd.DataFrame, weights: Mapping[str, float] | None = None,

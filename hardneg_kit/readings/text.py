@@ -1,9 +1,11 @@
-"""How a number reads: p-values, the significance level, and values ranked in one sentence.
+"""How a number reads: the significance level, and values ranked in one sentence (p-values are
+written by :func:`hardneg_kit.statistics.fmt_p`).
 
 Example:
-    >>> from hardneg_kit.readings.text import fmt_p
-    >>> fmt_p(3e-15), fmt_p(0.0123)
-    ('< 1e-12', '0.012')
+    >>> import pandas as pd
+    >>> from hardneg_kit.readings.text import rank_sentence
+    >>> rank_sentence(pd.Series({"bm25": 0.76, "random": 0.42}), "MRR@10")
+    'MRR@10, highest (better) first: `bm25` (0.760) > `random` (0.420).'
 """
 
 from __future__ import annotations
@@ -12,18 +14,6 @@ import pandas as pd
 
 #: significance level of every reading
 ALPHA = 0.05
-
-
-def fmt_p(p: float) -> str:
-    """A p-value for reading: two significant digits, ``< 1e-12`` below that (a t-test's
-    p-value underflows to 0 long before it means anything more)."""
-    return "n/a" if pd.isna(p) else ("< 1e-12" if p < 1e-12 else f"{p:.2g}")
-
-
-def eq_p(p: float) -> str:
-    """A p-value after "p": ``= 0.012``, or ``< 1e-12`` (no "=" before a bound)."""
-    text = fmt_p(p)
-    return text if text.startswith("<") else f"= {text}"
 
 
 def rank_sentence(values: pd.Series, what: str, higher: str = "better") -> str:

@@ -122,10 +122,9 @@ def budget_readings(logs: Mapping[str, Mapping]) -> pd.DataFrame:
 
 def budget_sentence(budget: pd.DataFrame) -> str:
     """What :func:`budget_readings` says, in words: the shared steps and who repeats rows."""
-    # "optimiser" is the wording of the committed notebook outputs, kept as written
     steps = sorted(set(budget["steps"]))
-    same = f"every contender took {steps[0]} optimiser steps" if len(steps) == 1 else (
-        f"the contenders took {', '.join(map(str, steps))} optimiser steps")
+    same = f"every contender took {steps[0]} optimizer steps" if len(steps) == 1 else (
+        f"the contenders took {', '.join(map(str, steps))} optimizer steps")
     repeated = budget[budget["times each row is seen"] > 1.0]
     if repeated.empty:
         return f"In your run {same}, each on distinct rows."
