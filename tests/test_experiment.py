@@ -249,3 +249,23 @@ def test_experiment_refuses_a_dataset_without_splits_before_any_work(tmp_path, c
     assert main(["experiment", "--profile", "smoke", "--dataset", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "qrels/dev.tsv not found" in err and "corpus split" in err
+
+
+def test_a_trained_model_is_keyed_by_its_rows_and_its_start_not_by_paths(tmp_path):
+    # a changed mining default (e.g. what PCA is fitted on) changes the rows, so the key; a
+    # base copied to another cache folder is the same start
+    from datasets import Dataset
+
+    from hardneg_kit.experiment.train import DEFAULT_CONFIG, _base_key, _train_key
+
+    profile, c = get_profile("smoke"), Contender("ensemble-pca", "ensemble-pca")
+    rows = Dataset.from_dict({"query": ["q"], "positive": ["p"], "negative_1": ["n1"]})
+    other = Dataset.from_dict({"query": ["q"], "positive": ["p"], "negative_1": ["n2"]})
+    key = _train_key(c, rows, profile, DEFAULT_CONFIG)
+    assert key == _train_key(c, Dataset.from_dict(rows.to_dict()), profile, DEFAULT_CONFIG)
+    assert key != _train_key(c, other, profile, DEFAULT_CONFIG)
+    for where in ("a", "b/c"):
+        (tmp_path / where).mkdir(parents=True)
+        (tmp_path / where / "training_log.json").write_text('{"steps": 4}')
+    assert _base_key(str(tmp_path / "a")) == _base_key(str(tmp_path / "b/c"))
+    assert _base_key("minilm-l6") == "minilm-l6"

@@ -4,9 +4,11 @@ Every fine-tuned contender shares a :class:`TrainingConfig` (loss, learning rate
 the profile's budget: its training rows (:func:`training_dataset`: mined n-tuples, or
 (query, positive) pairs for in-batch negatives, :func:`in_batch_pairs`) are drawn or repeated
 to ``profile.train_examples`` rows and trained for the same optimizer steps from the same start
-(:func:`train_contender`). A trained model is saved under a folder keyed by the contender, the
-profile, the configuration, the data and the start, so an interrupted experiment resumes and a
-finished one is loaded, not retrained.
+(:func:`train_contender`). A trained model is saved under a folder keyed by content: the rows
+it trains on (after equalizing, so every mining setting and default is in them), the profile,
+the configuration and the start's training log, never a path; an interrupted experiment
+resumes and a finished one is loaded, not retrained (its rows are mined again to find it:
+seconds with the embeddings cached).
 
 Example:
     >>> from hardneg_kit.experiment.train import train_contender
@@ -23,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hardneg_kit.cache import cache_dir, content_key
-from hardneg_kit.corpus import BeirData, passage_texts
+from hardneg_kit.corpus import BeirData
 from hardneg_kit.errors import ExperimentError
 from hardneg_kit.experiment.contenders import Contender
 from hardneg_kit.profiles import Profile
@@ -121,8 +123,10 @@ def train_contender(
         raise ExperimentError(
             f"{contender.name} is a {contender.kind} contender: nothing to train."
         )
+    mined = training_dataset(contender, data, profile, seed)
+    rows = equalize(mined, profile.train_examples, seed=seed)
     root = Path(work_dir) if work_dir else cache_dir("experiment", profile.name)
-    key = content_key(json.dumps(_train_key(contender, data, profile, config), sort_keys=True),
+    key = content_key(json.dumps(_train_key(contender, rows, profile, config), sort_keys=True),
                       _base_key(base))
     out = _model_dir(root, contender, seed, key)
     log_path = out / "training_log.json"
@@ -130,8 +134,6 @@ def train_contender(
         logger.info("%s seed %d: trained before, loading %s", contender.name, seed, out)
         model = CrossEncoder(str(out), device=cross_encoder_device())
         return model, json.loads(log_path.read_text())
-    mined = training_dataset(contender, data, profile, seed)
-    rows = equalize(mined, profile.train_examples, seed=seed)
     loss = "mnrl" if contender.kind == "in-batch" else config.loss
     result = train_cross_encoder(
         rows, loss, out, base=base, num_layers=layers, max_length=profile.max_length,
@@ -144,28 +146,24 @@ def train_contender(
     return result.model, result.to_json()
 
 
-def _train_key(contender: Contender, data: BeirData, profile: Profile,
-               config: TrainingConfig) -> dict:
+def _train_key(contender: Contender, rows, profile: Profile, config: TrainingConfig) -> dict:
     import sentence_transformers
 
-    train_q = sorted(data.qrels["train"])
-    queries = dict(zip(data.queries["_id"], data.queries["text"], strict=True))
     return {
         "contender": [contender.kind, contender.spec, [list(p) for p in contender.params]],
         "profile": asdict(profile) | {"seeds": None, "eval_queries": None, "rerank_depth": None},
         "config": asdict(config),
-        # texts too: a corpus edited under the same ids must not be served a stale model
-        "data": content_key(data.name, train_q, [queries[q] for q in train_q],
-                            json.dumps(data.qrels["train"], sort_keys=True),
-                            list(data.corpus["_id"]), passage_texts(data.corpus)),
+        # the rows themselves: a changed corpus, query or mining default changes the model
+        "rows": content_key(json.dumps(rows.to_list(), sort_keys=True)),
         "sentence-transformers": sentence_transformers.__version__,
     }
 
 
 def _base_key(base: str) -> str:
-    """A saved warm start is identified by its training log (which holds its configuration)."""
+    """A saved warm start is identified by its training log (which holds its configuration and
+    data), not by where it lies; any other start by its spec."""
     log = Path(base) / "training_log.json"
-    return base if not log.exists() else content_key(base, log.read_text())
+    return base if not log.exists() else content_key(log.read_text())
 
 
 def warm_start_dir(base: str) -> Path | None:
