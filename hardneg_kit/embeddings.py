@@ -16,7 +16,9 @@ Such entries lend no rows until they have a checksum.
 
 Layout: ``cache_dir("embeddings", <name>, <fingerprint>, "passages"|"queries")`` holds
 ``<key>.npy`` (float32, ``(n, dim)``), ``<key>.ids.npy`` (``S16`` text hashes) and a
-``.sha256`` file beside each.
+``.sha256`` file beside each. Embeddings computed elsewhere (on a Ray cluster:
+:mod:`hardneg_kit.ray_engine`) enter through :func:`store_embeddings`, and every reader after it
+finds an ordinary cache hit.
 
 Example:
     >>> from hardneg_kit.embeddings import embed_passages
@@ -103,6 +105,45 @@ def embeddings_dir(encoder: TextEncoder, kind: str) -> Path:
     """The cache folder of one encoder and kind (``"passages"`` or ``"queries"``)."""
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.name).strip("_") or "encoder"
     return cache_dir("embeddings", safe_name, encoder.fingerprint, kind)
+
+
+def cache_entry(encoder: TextEncoder, texts: list[str], kind: str) -> Path:
+    """The ``.npy`` of the cache entry that ``embed_passages``/``embed_queries`` read for texts.
+
+    It may not exist yet; :func:`store_embeddings` writes it.
+
+    >>> cache_entry(encoder, ["a passage"], "passages").name  # doctest: +SKIP
+    '3f1c...e9.npy'
+    """
+    key = content_key(encoder.fingerprint, kind, texts)[:40]
+    return embeddings_dir(encoder, kind) / f"{key}.npy"
+
+
+def store_embeddings(
+    encoder: TextEncoder, texts: list[str], kind: str, emb: np.ndarray
+) -> Path:
+    """Write ``emb`` as the cache entry of ``texts`` (computed elsewhere, e.g. on a Ray cluster).
+
+    The next :func:`embed_passages` / :func:`embed_queries` call with the same encoder and texts
+    is a cache hit. Data first, checksums last, each file atomically (module docstring).
+
+    Raises:
+        ValueError: ``emb`` is not ``(len(texts), dim)``.
+
+    >>> store_embeddings(encoder, texts, "passages", emb)  # doctest: +SKIP
+    """
+    emb = np.ascontiguousarray(emb, dtype=np.float32)
+    if emb.ndim != 2 or emb.shape[0] != len(texts):
+        raise ValueError(f"Embeddings of shape {emb.shape} do not fit {len(texts)} texts.")
+    path = cache_entry(encoder, list(texts), kind)
+    ids_path = path.with_name(path.name[: -len(".npy")] + ".ids.npy")
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, emb)
+    with atomic_path(ids_path) as tmp, open(tmp, "wb") as f:
+        np.save(f, text_hashes(list(texts)))
+    write_checksum(path)  # after the data: a checksum always describes a complete file
+    write_checksum(ids_path)
+    return path
 
 
 def text_hashes(texts: list[str]) -> np.ndarray:
@@ -246,9 +287,8 @@ def _embed(
     if not cache:
         return _encode(encoder, texts, kind, batch_size, progress)
 
-    folder = embeddings_dir(encoder, kind)
-    key = content_key(encoder.fingerprint, kind, texts)[:40]
-    path = folder / f"{key}.npy"
+    path = cache_entry(encoder, texts, kind)
+    folder = path.parent
     if path.exists():
         emb = _load_valid(path, len(texts))
         if emb is not None and _trusted(emb, path, encoder, texts, kind, batch_size):
@@ -283,11 +323,5 @@ def _embed(
         if h in new_row:
             emb[i] = new[new_row[h]]
 
-    ids_path = folder / f"{key}.ids.npy"
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, emb)
-    with atomic_path(ids_path) as tmp, open(tmp, "wb") as f:
-        np.save(f, hashes)
-    write_checksum(path)  # after the data: a checksum always describes a complete file
-    write_checksum(ids_path)
+    store_embeddings(encoder, texts, kind, emb)
     return emb
