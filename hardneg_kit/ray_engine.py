@@ -10,9 +10,9 @@ Specification:
   block per shard), and ``map_batches`` sends each to :class:`ShardEncoder`, a callable class: an
   actor that loads the encoder once (:func:`hardneg_kit.models.load_encoder`), refuses a model
   whose fingerprint differs from the driver's, and writes every shard it encodes with
-  :meth:`hardneg_kit.shards.ShardWriter.write` (atomic, checksummed). ``concurrency`` is the
-  number of actors: one per CPU (``num_cpus=1`` each), or one per GPU with ``gpus=True``
-  (``num_gpus=1`` each), never more than the shards to do.
+  :meth:`hardneg_kit.shards.ShardWriter.write` (atomic, checksummed). The actor pool
+  (``compute=ActorPoolStrategy(size=...)``) has one actor per CPU (``num_cpus=1`` each), or
+  one per GPU with ``gpus=True`` (``num_gpus=1`` each), never more than the shards to do.
 - **Shard folder.** Keyed by content, like the cache entry: by default beside it under
   ``$HARDNEG_CACHE`` (:func:`shard_folder`). Every worker writes into it, so on a cluster it
   must be on a filesystem that every node mounts at the same path (``shards_root``, or
@@ -148,8 +148,9 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         # Workers import the driver's copy of the kit, not whatever version a node has installed.
         ray.init(runtime_env={"py_modules": [hardneg_kit]}, **kwargs)
     except Exception as exc:  # Ray raises bare Exception/ConnectionError: say what to try
+        ray.shutdown()  # a half-started local Ray leaves its processes behind otherwise
         raise EngineError(
-            f"Ray did not start ({where}): {type(exc).__name__}: {str(exc)[:300]}. On a busy "
+            f"Ray did not start ({where}): {str(exc)[:300].rstrip('. ')}. On a busy "
             "machine start it first (`ray start --head --num-cpus N`) and pass --ray-address; "
             "for a cluster check the address and its auth token (RAY_AUTH_TOKEN)."
         ) from exc
@@ -285,8 +286,7 @@ def _run_actors(
     writer: Any, kind: str, actors: int | None, gpus: bool, batch_size: int,
 ) -> int:
     """One Ray Data pass over the shards to do; returns the number of actors used."""
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its INFO is a line per step
     rows = writer.shard_rows
     items = [{"shard": s, "texts": texts[s * rows : (s + 1) * rows]} for s in todo]
     resources = ray.cluster_resources()
@@ -302,7 +302,7 @@ def _run_actors(
             "dim": writer.dim, "shard_rows": rows, "kind": kind, "batch_size": batch_size,
         },
         batch_size=1,  # one shard per call: a shard is written whole or not at all
-        concurrency=pool,
+        compute=ray.data.ActorPoolStrategy(size=pool),  # `concurrency=` before Ray 2.51
         **per_actor,
     ).take_all()
     written = sorted(int(r["shard"]) for r in done)
