@@ -16,8 +16,10 @@ well under a second; a randomized SVD pays off only when ``d`` is far larger, an
 its own approximation. The only approximation here is the sample (``tests/test_scale.py``
 compares against scikit-learn's exact PCA: with every row, the same components, cosines within
 1e-4; with a sample of 800 of 3,000 rows, explained variance within 0.01 and cosines between
-projections within 0.05; 100,000 rows sample far more finely). Cost: O(sample x d^2) to fit, independent of the corpus; O(n x d x k) to project,
-linear in passages.
+projections within 0.05; 100,000 rows sample far more finely).
+
+Cost: O(sample x d^2) to fit, independent of the corpus; O(n x d x k) to project, linear in
+passages.
 
 :meth:`SamplePCA.transform` centres, projects and re-normalizes one block (the same steps as the
 in-memory path). Component signs are arbitrary (eigenvectors, like SVD's, are defined up to
