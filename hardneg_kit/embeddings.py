@@ -20,6 +20,12 @@ Layout: ``cache_dir("embeddings", <name>, <fingerprint>, "passages"|"queries")``
 :mod:`hardneg_kit.ray_engine`) enter through :func:`store_embeddings`, and every reader after it
 finds an ordinary cache hit.
 
+Large corpora (:func:`embed_passages_sharded`, used out of core): the entry is a folder of
+shards (:mod:`hardneg_kit.shards`), ``<...>/passages-shards/<key>/``, written shard by shard as
+they are encoded: a crash loses one shard, and the next call encodes only the shards not yet
+complete and verified. A closed folder is opened memory-mapped (checksums verified), never
+loaded whole.
+
 Example:
     >>> from hardneg_kit.embeddings import embed_passages
     >>> encoder = load_encoder("minilm-l6")  # doctest: +SKIP
@@ -99,6 +105,58 @@ def embed_queries(
     (1, 384)
     """
     return _embed(encoder, texts, "queries", batch_size, cache, show_progress_bar)
+
+
+#: rows per shard of :func:`embed_passages_sharded`
+SHARD_ROWS = 65_536
+
+
+def embed_passages_sharded(
+    encoder: TextEncoder,
+    texts: list[str],
+    batch_size: int = 32,
+    shard_rows: int = SHARD_ROWS,
+    dtype: str = "float32",
+    show_progress_bar: bool | None = None,
+):
+    """Passage embeddings as memory-mapped shards in the cache, written as encoded; resumable.
+
+    Returns a :class:`~hardneg_kit.shards.ShardedArray` (module docstring: Large corpora).
+
+    >>> embed_passages_sharded(encoder, passages).shape  # doctest: +SKIP
+    (1000000, 384)
+    """
+    from hardneg_kit.shards import ShardError, ShardWriter, open_shards
+
+    key = content_key(encoder.fingerprint, "passages", dtype, str(shard_rows), texts)[:40]
+    folder = embeddings_dir(encoder, "passages").parent / "passages-shards" / key
+    try:
+        return open_shards(folder)
+    except ShardError:
+        pass  # not written yet, unfinished or damaged: (re)write what is missing
+    starts = range(0, len(texts), shard_rows)
+    meta = {"encoder": encoder.name, "fingerprint": encoder.fingerprint, "kind": "passages"}
+    writer, done = None, set()
+    if (folder / "layout.json").exists():
+        writer = ShardWriter(folder, _layout_dim(folder), dtype, shard_rows, meta)
+        done = writer.done()
+    for i, start in enumerate(starts):
+        if i in done:
+            continue
+        emb = _encode(encoder, texts[start : start + shard_rows], "passages", batch_size,
+                      show_progress_bar)
+        writer = writer or ShardWriter(folder, emb.shape[1], dtype, shard_rows, meta)
+        writer.write(i, emb)
+        logger.info("Embeddings of %s: shard %d of %d written", encoder.name, i + 1, len(starts))
+    if writer is None:
+        raise ShardError(f"No passages to embed into {folder}.")
+    return writer.close(len(texts))
+
+
+def _layout_dim(folder: Path) -> int:
+    import json
+
+    return int(json.loads((folder / "layout.json").read_text(encoding="utf-8"))["dim"])
 
 
 def embeddings_dir(encoder: TextEncoder, kind: str) -> Path:
