@@ -17,8 +17,8 @@ Such entries lend no rows until they have a checksum.
 Layout: ``cache_dir("embeddings", <name>, <fingerprint>, "passages"|"queries")`` holds
 ``<key>.npy`` (float32, ``(n, dim)``), ``<key>.ids.npy`` (``S16`` text hashes) and a
 ``.sha256`` file beside each. Embeddings computed elsewhere (on a Ray cluster:
-:mod:`hardneg_kit.ray_engine`) enter through :func:`store_embeddings`, and every reader after it
-finds an ordinary cache hit.
+:mod:`hardneg_kit.ray_engine`) enter through :func:`store_embeddings` and, for large corpora, as
+the closed shard folder :func:`sharded_entry`; every reader after them finds a cache hit.
 
 Large corpora (:func:`embed_passages_sharded`, used out of core): the entry is a folder of
 shards (:mod:`hardneg_kit.shards`), ``<...>/passages-shards/<key>/``, written shard by shard as
@@ -128,8 +128,7 @@ def embed_passages_sharded(
     """
     from hardneg_kit.shards import ShardError, ShardWriter, open_shards
 
-    key = content_key(encoder.fingerprint, "passages", dtype, str(shard_rows), texts)[:40]
-    folder = embeddings_dir(encoder, "passages").parent / "passages-shards" / key
+    folder = sharded_entry(encoder, texts, shard_rows, dtype)
     try:
         return open_shards(folder)
     except ShardError:
@@ -151,6 +150,21 @@ def embed_passages_sharded(
     if writer is None:
         raise ShardError(f"No passages to embed into {folder}.")
     return writer.close(len(texts))
+
+
+def sharded_entry(
+    encoder: TextEncoder, texts: list[str], shard_rows: int = SHARD_ROWS, dtype: str = "float32"
+) -> Path:
+    """The shard folder :func:`embed_passages_sharded` reads and writes for these passages.
+
+    A writer elsewhere (Ray workers: :mod:`hardneg_kit.ray_engine`) that fills and closes this
+    folder with the same layout makes the next call open it without encoding.
+
+    >>> sharded_entry(encoder, passages).parent.name  # doctest: +SKIP
+    'passages-shards'
+    """
+    key = content_key(encoder.fingerprint, "passages", dtype, str(shard_rows), texts)[:40]
+    return embeddings_dir(encoder, "passages").parent / "passages-shards" / key
 
 
 def _layout_dim(folder: Path) -> int:

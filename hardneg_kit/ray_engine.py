@@ -13,16 +13,20 @@ Specification:
   :meth:`hardneg_kit.shards.ShardWriter.write` (atomic, checksummed). The actor pool
   (``compute=ActorPoolStrategy(size=...)``) has one actor per CPU (``num_cpus=1`` each), or
   one per GPU with ``gpus=True`` (``num_gpus=1`` each), never more than the shards to do.
-- **Shard folder.** Keyed by content, like the cache entry: by default beside it under
-  ``$HARDNEG_CACHE`` (:func:`shard_folder`). Every worker writes into it, so on a cluster it
-  must be on a filesystem that every node mounts at the same path (``shards_root``, or
-  ``$HARDNEG_CACHE`` itself on that filesystem).
+- **Shard folder.** Keyed by content: by default the sharded cache entry of the passages
+  (:func:`hardneg_kit.embeddings.sharded_entry`, the same shards the out-of-core path writes and
+  reads) under ``$HARDNEG_CACHE`` (:func:`shard_folder`). Every worker writes into it, so on a
+  cluster it must be on a filesystem that every node mounts at the same path (``shards_root``,
+  or ``$HARDNEG_CACHE`` itself on that filesystem).
 - **Resume.** Shards in :meth:`~hardneg_kit.shards.ShardWriter.done` (complete and verified) are
   not sent again: rerunning the same command after a crash encodes only what is missing.
   ``close`` checks that every shard is there and writes the manifest last.
-- **Hand-over.** :func:`embed_on_ray` stores the closed shards as the ordinary embeddings cache
-  entry (:func:`hardneg_kit.embeddings.store_embeddings`); everything after encoding (faiss
-  indexes, mining, PCA, retrieval) then reads a cache hit through the one local code path.
+- **Hand-over.** :func:`embed_on_ray` also stores the closed shards as the ordinary embeddings
+  cache entry (:func:`hardneg_kit.embeddings.store_embeddings`) when the corpus fits in memory
+  (up to :data:`hardneg_kit.mining.ann.FLAT_MAX_ROWS` passages); a larger one is read out of
+  core from the shard folder itself (``embed_passages_sharded`` finds it closed). Either way
+  everything after encoding (faiss indexes, mining, PCA, retrieval) reads a cache hit through
+  the one local code path.
 - **Cluster.** ``address`` (``--ray-address``), else ``$RAY_ADDRESS``, connects to a running
   cluster (``ray.init(address=...)``); without one Ray starts locally with this machine's CPUs
   (or ``num_cpus``). Usage stats and the dashboard stay off, so it also works offline. The
@@ -52,12 +56,14 @@ from typing import Any
 
 import numpy as np
 
+from hardneg_kit import embeddings as _embeddings
 from hardneg_kit.errors import HardnegError
 
 logger = logging.getLogger(__name__)
 
-#: rows per shard, the unit of work of one actor call (12 MB of float32 at 384 dimensions)
-SHARD_ROWS = 8192
+#: rows per shard, the unit of work of one actor call: the sharded cache's, so that the
+#: out-of-core path opens the Ray-written folder as its own (96 MB of float32 at 384 dimensions)
+SHARD_ROWS = _embeddings.SHARD_ROWS
 #: what to install when Ray is missing
 INSTALL_HINT = "pip install hardneg-kit[ray]"
 KINDS = ("passages", "queries")
@@ -161,23 +167,28 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
 
 
 def shard_folder(
-    encoder: Any, texts: list[str], kind: str = "passages", root: str | Path | None = None
+    encoder: Any, texts: list[str], kind: str = "passages", root: str | Path | None = None,
+    shard_rows: int = SHARD_ROWS,
 ) -> Path:
-    """Where the shards of these texts go: beside their cache entry, or under ``root``.
+    """Where the shards of these texts go: the sharded cache entry, or the same path under ``root``.
 
-    The name carries the entry's content key, so a rerun with the same model and texts resumes
-    the same folder and another corpus never mixes in.
+    Passages go to :func:`hardneg_kit.embeddings.sharded_entry`, the folder the out-of-core path
+    opens (with the default ``shard_rows``); queries beside their cache entry. The names carry a
+    content key, so a rerun with the same model and texts resumes the same folder and another
+    corpus never mixes in.
 
-    >>> shard_folder(encoder, passages).name  # doctest: +SKIP
-    '3f1c...e9.shards'
+    >>> shard_folder(encoder, passages).parent.name  # doctest: +SKIP
+    'passages-shards'
     """
     from hardneg_kit.cache import cache_root
-    from hardneg_kit.embeddings import cache_entry
 
-    entry = cache_entry(encoder, texts, kind).with_suffix(".shards")
+    if kind == "passages":
+        folder = _embeddings.sharded_entry(encoder, texts, shard_rows)
+    else:
+        folder = _embeddings.cache_entry(encoder, texts, kind).with_suffix(".shards")
     if root is None:
-        return entry
-    return Path(root).expanduser().resolve() / entry.relative_to(cache_root())
+        return folder
+    return Path(root).expanduser().resolve() / folder.relative_to(cache_root())
 
 
 class ShardEncoder:
@@ -267,7 +278,7 @@ def encode_on_ray(
         raise EngineError("Nothing to encode: no texts.")
     require_ray()  # fail before loading a model
     encoder = load_encoder(model)
-    folder = shard_folder(encoder, texts, kind, shards_root)
+    folder = shard_folder(encoder, texts, kind, shards_root, shard_rows)
     meta = {"model": model, "fingerprint": encoder.fingerprint, "kind": kind,
             "cache_entry": folder.with_suffix(".npy").name}
     writer = ShardWriter(folder, encoder.dim, "float32", shard_rows, meta=meta)
@@ -324,9 +335,12 @@ def embed_on_ray(model: str, texts: list[str], kind: str = "passages", **options
     >>> run = embed_on_ray("minilm-l6", passages)  # doctest: +SKIP
     """
     from hardneg_kit.embeddings import store_embeddings
+    from hardneg_kit.mining.ann import FLAT_MAX_ROWS
     from hardneg_kit.models import load_encoder
 
     run = encode_on_ray(model, texts, kind, **options)
+    if kind == "passages" and len(texts) > FLAT_MAX_ROWS:
+        return run  # out of core: mining opens the shard folder itself, never the whole array
     emb = np.empty(run.shards.shape, dtype=np.float32)
     for start, block in run.shards.blocks():
         emb[start : start + len(block)] = block

@@ -94,6 +94,29 @@ def test_ray_options_need_engine_ray(capsys):
     assert code == 2 and "only apply with --engine ray" in capsys.readouterr().err
 
 
+class _FakeEncoder:
+    """Name and fingerprint only: encoding is an error (the shards must be read, not made)."""
+
+    name, fingerprint = "fake", "f" * 16
+
+    def encode_passages(self, *args, **kwargs):
+        raise AssertionError("encoded although the shard folder was complete")
+
+
+def test_ray_shards_are_the_out_of_core_cache_entry(tmp_path, monkeypatch):
+    from hardneg_kit.embeddings import SHARD_ROWS, embed_passages_sharded
+    from hardneg_kit.shards import ShardWriter
+
+    monkeypatch.setenv("HARDNEG_CACHE", str(tmp_path))
+    texts = [f"passage {i}" for i in range(5)]
+    folder = ray_engine.shard_folder(_FakeEncoder(), texts)  # where the Ray workers write
+    emb = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    ShardWriter(folder, 4, "float32", SHARD_ROWS).write(0, emb)
+    ShardWriter(folder, 4, "float32", SHARD_ROWS).close(5)
+    got = embed_passages_sharded(_FakeEncoder(), texts)  # the out-of-core path's read
+    assert np.array_equal(got.take(np.arange(5)), emb)
+
+
 # --------------------------------------------------------------------------- with Ray
 
 
@@ -152,7 +175,8 @@ def test_resume_encodes_only_missing_shards(ray_here, smoke, tmp_path):
 
     passages, local = smoke
     rows = 200  # 3 shards of the 600 smoke passages
-    folder = ray_engine.shard_folder(load_encoder(MODEL), passages, root=tmp_path)
+    folder = ray_engine.shard_folder(load_encoder(MODEL), passages, root=tmp_path,
+                                     shard_rows=rows)
     writer = ShardWriter(folder, local.shape[1], "float32", rows)
     marker = -local[rows : 2 * rows]  # a finished shard 1 that a re-encode would overwrite
     writer.write(1, marker)
