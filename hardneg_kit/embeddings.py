@@ -23,7 +23,8 @@ the closed shard folder :func:`sharded_entry`; every reader after them finds a c
 Large corpora (:func:`embed_passages_sharded`, used out of core): the entry is a folder of
 shards (:mod:`hardneg_kit.shards`), ``<...>/passages-shards/<key>/``, written shard by shard as
 they are encoded: a crash loses one shard, and the next call encodes only the shards not yet
-complete and verified. A closed folder is opened memory-mapped (checksums verified), never
+complete and verified. Rows of a complete, verified single-file entry for the same texts are
+copied instead of encoded. A closed folder is opened memory-mapped (checksums verified), never
 loaded whole.
 
 Example:
@@ -134,6 +135,7 @@ def embed_passages_sharded(
     except ShardError:
         pass  # not written yet, unfinished or damaged: (re)write what is missing
     starts = range(0, len(texts), shard_rows)
+    whole = _whole_entry(encoder, texts)  # a complete single-file entry: copied, not encoded
     meta = {"encoder": encoder.name, "fingerprint": encoder.fingerprint, "kind": "passages"}
     writer, done = None, set()
     if (folder / "layout.json").exists():
@@ -142,8 +144,12 @@ def embed_passages_sharded(
     for i, start in enumerate(starts):
         if i in done:
             continue
-        emb = _encode(encoder, texts[start : start + shard_rows], "passages", batch_size,
-                      show_progress_bar)
+        emb = (
+            np.asarray(whole[start : start + shard_rows])
+            if whole is not None
+            else _encode(encoder, texts[start : start + shard_rows], "passages", batch_size,
+                         show_progress_bar)
+        )
         writer = writer or ShardWriter(folder, emb.shape[1], dtype, shard_rows, meta)
         writer.write(i, emb)
         logger.info("Embeddings of %s: shard %d of %d written", encoder.name, i + 1, len(starts))
@@ -165,6 +171,15 @@ def sharded_entry(
     """
     key = content_key(encoder.fingerprint, "passages", dtype, str(shard_rows), texts)[:40]
     return embeddings_dir(encoder, "passages").parent / "passages-shards" / key
+
+
+def _whole_entry(encoder: TextEncoder, texts: list[str]) -> np.ndarray | None:
+    """The memory-mapped entry of :func:`embed_passages` for these texts, if complete and
+    verified (its checksum matches); ``None`` otherwise."""
+    path = cache_entry(encoder, texts, "passages")
+    if not path.exists() or not verify_checksum(path):
+        return None
+    return _load_valid(path, len(texts), mmap=True)
 
 
 def _layout_dim(folder: Path) -> int:
