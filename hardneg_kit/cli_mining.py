@@ -5,6 +5,9 @@ Example:
         --models minilm-l6,paraphrase-minilm-l3,static-minilm --num-negatives 4 \\
         --output negatives/ensemble-pca.jsonl --profile smoke
 
+``--engine ray`` encodes the corpus with the strategy's bi-encoders on Ray Data first (see
+:mod:`hardneg_kit.cli_engine`); mining then reads the same embeddings cache as ``--engine local``.
+
 ``--format jsonl`` (default) writes :meth:`MiningResult.to_jsonl`; ``triplet``, ``n-tuple``,
 ``labeled-pair`` and ``labeled-list`` write the sentence-transformers dataset: as JSON lines for
 ``.jsonl``/``.json``, Parquet for ``.parquet``, else ``Dataset.save_to_disk`` into a folder.
@@ -36,6 +39,7 @@ from hardneg_kit.cli_args import (
     check_output,
     count_or_all,
 )
+from hardneg_kit.cli_engine import add_engine_arguments, check_engine, mining_models, precompute
 
 if TYPE_CHECKING:
     from hardneg_kit.profiles import Profile
@@ -98,15 +102,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="file (or folder for save_to_disk)")
     p.add_argument("--format", choices=("jsonl", *FORMATS), default="jsonl")
     add_profile_argument(p)
+    add_engine_arguments(p)
     p.set_defaults(handler=cmd_mine)
 
 
 def cmd_mine(args: argparse.Namespace) -> int:
     """Handler of ``mine``: check the output, load, say what is mined, mine, write, summarize."""
-    from hardneg_kit.corpus import load_dataset
+    from hardneg_kit.corpus import load_dataset, passage_texts
     from hardneg_kit.mining import Filters, mine, to_dataset
 
     out = check_output(args.output, output_kind(args.format, args.output))
+    check_engine(args)
     filters = Filters.parse(args.filter)
     params = {
         k: v
@@ -133,6 +139,8 @@ def cmd_mine(args: argparse.Namespace) -> int:
     print(f"mining {n} {args.split} queries of {data.name} with {args.strategy} "
           f"({_cap_note(profile.name, cap, n)})", flush=True)
     num_negatives = args.num_negatives if args.num_negatives is not None else profile.num_negatives
+    precompute(args, mining_models(args.strategy, args.models.split(",")),
+               passage_texts(data.corpus))
     result = mine(
         data,
         args.split,

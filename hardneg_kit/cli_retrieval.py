@@ -7,6 +7,9 @@
     python -m hardneg_kit retrieve --dataset aws-cli --retriever fusion:bm25+dense:minilm-l6
     python -m hardneg_kit evaluate --dataset data/aws-cli --split test runs/*.trec --compare
 
+``retrieve --engine ray`` embeds the corpus of its dense retrievers on Ray Data first (see
+:mod:`hardneg_kit.cli_engine`); the index is then built from the same cache as locally.
+
 Use the same ``--profile`` for both: the profile decides which queries are sampled, and a query
 of the split that a run lacks counts as a miss. Bad input (unknown retriever, missing split, no
 queries, unreadable run file, an option out of range, an ``--output`` that cannot be written)
@@ -21,6 +24,7 @@ import re
 from pathlib import Path
 
 from hardneg_kit.cli_args import P_VALUE, POSITIVE_INT, add_profile_argument, check_output
+from hardneg_kit.cli_engine import add_engine_arguments, check_engine, precompute, retriever_models
 from hardneg_kit.errors import DataError, UsageError
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     from hardneg_kit.retrievers import make_retriever, write_trec
 
     retriever = make_retriever(args.retriever)  # unknown specs fail before any loading
+    check_engine(args)
     top_k = args.top_k if args.top_k is not None else get_profile(args.profile).top_k
     if top_k < 1:
         raise UsageError(f"--top-k must be at least 1, not {top_k}.")
@@ -52,6 +57,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     if len(queries) == 0:
         raise DataError(f"{data.name}: split {args.split!r} has no queries to search.")
     corpus = data.corpus
+    precompute(args, retriever_models(args.retriever), passage_texts(corpus))
     retriever.index(list(corpus["_id"]), passage_texts(corpus))
     run = retriever.search(list(queries["_id"]), list(queries["text"]), top_k=top_k)
     write_trec(run, output, tag=_slug(retriever.name))
@@ -152,6 +158,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--output", default=None, help="run file (default: runs/<retriever>-<split>.trec)"
     )
+    add_engine_arguments(p)
     p.set_defaults(handler=cmd_retrieve)
 
     p = subparsers.add_parser(

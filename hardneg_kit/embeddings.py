@@ -16,7 +16,16 @@ Such entries lend no rows until they have a checksum.
 
 Layout: ``cache_dir("embeddings", <name>, <fingerprint>, "passages"|"queries")`` holds
 ``<key>.npy`` (float32, ``(n, dim)``), ``<key>.ids.npy`` (``S16`` text hashes) and a
-``.sha256`` file beside each.
+``.sha256`` file beside each. Embeddings computed elsewhere (on a Ray cluster:
+:mod:`hardneg_kit.ray_engine`) enter through :func:`store_embeddings` and, for large corpora, as
+the closed shard folder :func:`sharded_entry`; every reader after them finds a cache hit.
+
+Large corpora (:func:`embed_passages_sharded`, used out of core): the entry is a folder of
+shards (:mod:`hardneg_kit.shards`), ``<...>/passages-shards/<key>/``, written shard by shard as
+they are encoded: a crash loses one shard, and the next call encodes only the shards not yet
+complete and verified. Rows of a complete, verified single-file entry for the same texts are
+copied instead of encoded. A closed folder is opened memory-mapped (checksums verified), never
+loaded whole.
 
 Example:
     >>> from hardneg_kit.embeddings import embed_passages
@@ -99,10 +108,129 @@ def embed_queries(
     return _embed(encoder, texts, "queries", batch_size, cache, show_progress_bar)
 
 
+#: rows per shard of :func:`embed_passages_sharded`
+SHARD_ROWS = 65_536
+
+
+def embed_passages_sharded(
+    encoder: TextEncoder,
+    texts: list[str],
+    batch_size: int = 32,
+    shard_rows: int = SHARD_ROWS,
+    dtype: str = "float32",
+    show_progress_bar: bool | None = None,
+):
+    """Passage embeddings as memory-mapped shards in the cache, written as encoded; resumable.
+
+    Returns a :class:`~hardneg_kit.shards.ShardedArray` (module docstring: Large corpora).
+
+    >>> embed_passages_sharded(encoder, passages).shape  # doctest: +SKIP
+    (1000000, 384)
+    """
+    from hardneg_kit.shards import ShardError, ShardWriter, open_shards
+
+    folder = sharded_entry(encoder, texts, shard_rows, dtype)
+    try:
+        return open_shards(folder)
+    except ShardError:
+        pass  # not written yet, unfinished or damaged: (re)write what is missing
+    starts = range(0, len(texts), shard_rows)
+    whole = _whole_entry(encoder, texts)  # a complete single-file entry: copied, not encoded
+    meta = {"encoder": encoder.name, "fingerprint": encoder.fingerprint, "kind": "passages"}
+    writer, done = None, set()
+    if (folder / "layout.json").exists():
+        writer = ShardWriter(folder, _layout_dim(folder), dtype, shard_rows, meta)
+        done = writer.done()
+    for i, start in enumerate(starts):
+        if i in done:
+            continue
+        emb = (
+            np.asarray(whole[start : start + shard_rows])
+            if whole is not None
+            else _encode(encoder, texts[start : start + shard_rows], "passages", batch_size,
+                         show_progress_bar)
+        )
+        writer = writer or ShardWriter(folder, emb.shape[1], dtype, shard_rows, meta)
+        writer.write(i, emb)
+        logger.info("Embeddings of %s: shard %d of %d written", encoder.name, i + 1, len(starts))
+    if writer is None:
+        raise ShardError(f"No passages to embed into {folder}.")
+    return writer.close(len(texts))
+
+
+def sharded_entry(
+    encoder: TextEncoder, texts: list[str], shard_rows: int = SHARD_ROWS, dtype: str = "float32"
+) -> Path:
+    """The shard folder :func:`embed_passages_sharded` reads and writes for these passages.
+
+    A writer elsewhere (Ray workers: :mod:`hardneg_kit.ray_engine`) that fills and closes this
+    folder with the same layout makes the next call open it without encoding.
+
+    >>> sharded_entry(encoder, passages).parent.name  # doctest: +SKIP
+    'passages-shards'
+    """
+    key = content_key(encoder.fingerprint, "passages", dtype, str(shard_rows), texts)[:40]
+    return embeddings_dir(encoder, "passages").parent / "passages-shards" / key
+
+
+def _whole_entry(encoder: TextEncoder, texts: list[str]) -> np.ndarray | None:
+    """The memory-mapped entry of :func:`embed_passages` for these texts, if complete and
+    verified (its checksum matches); ``None`` otherwise."""
+    path = cache_entry(encoder, texts, "passages")
+    if not path.exists() or not verify_checksum(path):
+        return None
+    return _load_valid(path, len(texts), mmap=True)
+
+
+def _layout_dim(folder: Path) -> int:
+    import json
+
+    return int(json.loads((folder / "layout.json").read_text(encoding="utf-8"))["dim"])
+
+
 def embeddings_dir(encoder: TextEncoder, kind: str) -> Path:
     """The cache folder of one encoder and kind (``"passages"`` or ``"queries"``)."""
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.name).strip("_") or "encoder"
     return cache_dir("embeddings", safe_name, encoder.fingerprint, kind)
+
+
+def cache_entry(encoder: TextEncoder, texts: list[str], kind: str) -> Path:
+    """The ``.npy`` of the cache entry that ``embed_passages``/``embed_queries`` read for texts.
+
+    It may not exist yet; :func:`store_embeddings` writes it.
+
+    >>> cache_entry(encoder, ["a passage"], "passages").name  # doctest: +SKIP
+    '3f1c...e9.npy'
+    """
+    key = content_key(encoder.fingerprint, kind, texts)[:40]
+    return embeddings_dir(encoder, kind) / f"{key}.npy"
+
+
+def store_embeddings(
+    encoder: TextEncoder, texts: list[str], kind: str, emb: np.ndarray
+) -> Path:
+    """Write ``emb`` as the cache entry of ``texts`` (computed elsewhere, e.g. on a Ray cluster).
+
+    The next :func:`embed_passages` / :func:`embed_queries` call with the same encoder and texts
+    is a cache hit. Data first, checksums last, each file atomically (module docstring).
+
+    Raises:
+        ValueError: ``emb`` is not ``(len(texts), dim)``.
+
+    >>> store_embeddings(encoder, texts, "passages", emb)  # doctest: +SKIP
+    """
+    emb = np.ascontiguousarray(emb, dtype=np.float32)
+    if emb.ndim != 2 or emb.shape[0] != len(texts):
+        raise ValueError(f"Embeddings of shape {emb.shape} do not fit {len(texts)} texts.")
+    path = cache_entry(encoder, list(texts), kind)
+    ids_path = path.with_name(path.name[: -len(".npy")] + ".ids.npy")
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, emb)
+    with atomic_path(ids_path) as tmp, open(tmp, "wb") as f:
+        np.save(f, text_hashes(list(texts)))
+    write_checksum(path)  # after the data: a checksum always describes a complete file
+    write_checksum(ids_path)
+    return path
 
 
 def text_hashes(texts: list[str]) -> np.ndarray:
@@ -246,9 +374,8 @@ def _embed(
     if not cache:
         return _encode(encoder, texts, kind, batch_size, progress)
 
-    folder = embeddings_dir(encoder, kind)
-    key = content_key(encoder.fingerprint, kind, texts)[:40]
-    path = folder / f"{key}.npy"
+    path = cache_entry(encoder, texts, kind)
+    folder = path.parent
     if path.exists():
         emb = _load_valid(path, len(texts))
         if emb is not None and _trusted(emb, path, encoder, texts, kind, batch_size):
@@ -283,11 +410,5 @@ def _embed(
         if h in new_row:
             emb[i] = new[new_row[h]]
 
-    ids_path = folder / f"{key}.ids.npy"
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, emb)
-    with atomic_path(ids_path) as tmp, open(tmp, "wb") as f:
-        np.save(f, hashes)
-    write_checksum(path)  # after the data: a checksum always describes a complete file
-    write_checksum(ids_path)
+    store_embeddings(encoder, texts, kind, emb)
     return emb

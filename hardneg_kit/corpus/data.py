@@ -75,7 +75,7 @@ class BeirData:
     def queries_for(self, split: str) -> datasets.Dataset:
         """Queries that appear in ``split``'s qrels, in file order: ``data.queries_for("test")``."""
         wanted = self._check_split(split)
-        rows = [i for i, qid in enumerate(self.queries["_id"]) if qid in wanted]
+        rows = [i for i, qid in enumerate(column(self.queries, "_id")) if qid in wanted]
         return self.queries.select(rows)
 
     def qrels_for(self, split: str) -> ranx.Qrels:
@@ -101,7 +101,8 @@ class BeirData:
     def doc_index(self) -> dict[str, int]:
         """Doc id -> row in ``corpus`` (cached per corpus): ``data.corpus[data.doc_index()[d]]``."""
         if self._doc_index is None or self._doc_index[0] is not self.corpus:
-            self._doc_index = (self.corpus, {d: i for i, d in enumerate(self.corpus["_id"])})
+            ids = column(self.corpus, "_id")
+            self._doc_index = (self.corpus, {d: i for i, d in enumerate(ids)})
         return self._doc_index[1]
 
 
@@ -116,12 +117,27 @@ def passage_text(title: str | None, text: str) -> str:
     return f"{title}\n{text}" if title and title.strip() else text
 
 
+def column(table: datasets.Dataset | dict, name: str) -> list:
+    """One column as a Python list, decoded in one Arrow call.
+
+    ``list(dataset[name])`` decodes row by row through the formatter (~0.1 ms a row: 1.8 s for
+    19k passages); Arrow's ``to_pylist`` gives the same values in milliseconds. Plain dicts of
+    lists (and other tables) are read as they are.
+
+    >>> column(datasets.Dataset.from_dict({"_id": ["d1", "d2"]}), "_id")
+    ['d1', 'd2']
+    """
+    if isinstance(table, datasets.Dataset):
+        return table.with_format("arrow")[name].to_pylist()
+    return list(table[name])
+
+
 def passage_texts(corpus: datasets.Dataset) -> list[str]:
     """:func:`passage_text` for every row of a corpus, in row order."""
-    texts = list(corpus["text"])
+    texts = column(corpus, "text")
     if "title" not in corpus.column_names:
         return texts
-    return [passage_text(t, x) for t, x in zip(corpus["title"], texts, strict=True)]
+    return [passage_text(t, x) for t, x in zip(column(corpus, "title"), texts, strict=True)]
 
 
 def _sorted_splits(names: Iterable[str]) -> list[str]:

@@ -64,6 +64,11 @@ Where each part lives (one question per module):
 :mod:`.inputs`         a split made ready (:func:`prepare`), the guard's text rules
 :mod:`.rankings`       candidates per query: BM25, dense, fusion (:class:`Candidates`)
 :mod:`.ensemble`       the ``ensemble-pca`` space and its two conditions
+:mod:`.ensemble_large` ``ensemble-pca`` out of core (above 200k passages, or
+                       ``MiningInputs.out_of_core``): sharded embeddings, sample PCA, an index
+                       chosen by size
+:mod:`.sample_pca`     PCA fitted on a seeded sample, applied block by block
+:mod:`.ann`            exhaustive search up to 200k passages, IVF tuned for recall >= 0.99 above
 :mod:`.guards`         step 1's tests: copies, near-copies and lexical twins of a positive
 :mod:`.filters`        the positive-aware filters (step 2)
 :mod:`.selection`      steps 1-8, one function each, and why a query is skipped

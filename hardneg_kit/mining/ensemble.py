@@ -45,7 +45,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -75,6 +76,11 @@ class EnsembleSpace:
     queries: np.ndarray
     explained_variance_ratio: np.ndarray
     input_dims: int
+    #: out of core only (:mod:`.ensemble_large`): the search plan, rows PCA was fitted on, and
+    #: the scratch folder holding ``docs`` (removed with the space)
+    search: dict | None = None
+    pca_sample_rows: int | None = None
+    scratch: Any = field(default=None, repr=False)
 
     @property
     def dims(self) -> int:
@@ -124,6 +130,11 @@ def ensemble_space(
 
     if not models:
         raise MiningError("ensemble-pca needs at least one model (--models).")
+    if inputs.is_out_of_core():
+        from hardneg_kit.mining.ensemble_large import large_ensemble_space
+
+        inputs.memo[key] = large_ensemble_space(inputs, models, variance, seed, fit)
+        return inputs.memo[key]
     docs = np.hstack([inputs.passage_embeddings(m) for m in models])
     queries = np.hstack([inputs.query_embeddings(m) for m in models])
     components: float | int = variance if variance < 1 else min(docs.shape[1], len(docs))
@@ -151,8 +162,21 @@ def rank_ensemble(inputs: MiningInputs, space: EnsembleSpace, depth: int = 100) 
     """Top ``depth`` passages by cosine in the ensemble PCA space (faiss IndexFlatIP)."""
     key = ("ensemble-rank", space.models, space.variance, space.fit, id(space), depth)
     if key not in inputs.memo:
-        inputs.memo[key] = _search_ip(inputs, "ensemble-pca", space.queries, space.docs, depth)
+        if isinstance(space.docs, np.ndarray):
+            ranked = _search_ip(inputs, "ensemble-pca", space.queries, space.docs, depth)
+        else:  # out of core: sharded docs, an index chosen by size
+            from hardneg_kit.mining.ensemble_large import rank_large
+
+            ranked = rank_large(inputs, space, depth)
+        inputs.memo[key] = ranked
     return inputs.memo[key]
+
+
+def _rows(docs: Any, rows: Any) -> np.ndarray:
+    """Rows of the in-memory array (plain indexing: today's arithmetic) or of shards."""
+    if isinstance(docs, np.ndarray):
+        return docs[rows]
+    return np.asarray(docs.take(np.asarray(rows, dtype=np.int64)), dtype=np.float32)
 
 
 def pca_conditions(
@@ -167,10 +191,11 @@ def pca_conditions(
 
     def condition(qid: str, rows: np.ndarray) -> np.ndarray:
         q = space.queries[inputs.query_row[qid]]
-        pos = space.docs[[inputs.doc_row[p] for p in inputs.positives[qid]]]
-        d_qd = 1.0 - space.docs[rows] @ q  # (n,)
+        pos = _rows(space.docs, [inputs.doc_row[p] for p in inputs.positives[qid]])
+        cand = _rows(space.docs, rows)
+        d_qd = 1.0 - cand @ q  # (n,)
         d_qp = 1.0 - pos @ q  # (p,)
-        d_pd = 1.0 - space.docs[rows] @ pos.T  # (n, p)
+        d_pd = 1.0 - cand @ pos.T  # (n, p)
         return np.all((d_qd[:, None] < d_qp[None, :]) & (d_qd[:, None] < d_pd), axis=1)
 
     return condition

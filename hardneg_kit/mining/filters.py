@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class Filters:
 
     @property
     def active(self) -> bool:
-        return any(v is not None for v in asdict(self).values())
+        return any(getattr(self, f) is not None for f in self.__dataclass_fields__)
 
     def keep(self, scores: np.ndarray, positive: float) -> dict[str, np.ndarray]:
         """Boolean masks of candidates each filter keeps (positive = lowest positive score)."""

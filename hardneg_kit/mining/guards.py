@@ -71,7 +71,7 @@ class Guard:
         self.groups = inputs.normalized_texts()
         self.norm = inputs.memo["norm_keys"]
         self.emb = (
-            inputs.passage_embeddings(sel.guard_model)
+            inputs.guard_rows(sel.guard_model)
             if sel.guard_model and sel.near_copy is not None
             else None
         )
@@ -122,11 +122,19 @@ class Guard:
 
     def twins(self, rows: np.ndarray, pos: Positives) -> np.ndarray:
         """Mask of ``rows`` that are a lexical twin of any positive for the query."""
-        if self.lexical is None:
-            return np.zeros(len(rows), bool)
-        return np.array(
-            [any(self._twin(int(r), p, pos.query_words) for p in pos.rows) for r in rows], bool
-        )
+        out = np.zeros(len(rows), bool)
+        if self.lexical is None or not len(rows):
+            return out
+        lengths = self.inputs.word_totals(rows)
+        for p in pos.rows:
+            p_len = self.inputs.word_totals(np.array([p]))[0]
+            longer, shorter = np.maximum(lengths, p_len), np.minimum(lengths, p_len)
+            # _twin's first test, vectorized (same float64 division): most rows stop here
+            ratio = np.divide(shorter, longer, out=np.zeros(len(rows)), where=longer > 0)
+            maybe = np.flatnonzero(~out & (longer > 0) & (ratio >= self.lexical))
+            for i in maybe:
+                out[i] = self._twin(int(rows[i]), p, pos.query_words)
+        return out
 
     def _twin(self, row: int, pos_row: int, query_words: frozenset[str]) -> bool:
         """overlap(D, P) >= ``lexical_copy`` and no word telling D and P apart is in Q."""

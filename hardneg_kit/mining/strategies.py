@@ -124,6 +124,8 @@ def mine_ensemble_pca(
     condition = pca_conditions(space, inputs) if conditions else None
     result = select_negatives(inputs, ranking, "ensemble-pca", sel, filters, condition=condition)
     result.params["dims"] = space.dims
+    if space.search is not None:  # out of core only: the shipped corpora's records stay as-is
+        result.params["search"] = {**space.search, "pca_sample_rows": space.pca_sample_rows}
     return result
 
 
@@ -234,6 +236,8 @@ def mine(
         "models": list(models) if needed == models else list(needed), **shown,
     }
     result.settings = _settings(result.strategy, split, sel, filters, accepted, fn_kwargs)
+    if "search" in result.params:  # the index and PCA sample chosen out of core (.ann)
+        result.settings["search"] = result.params["search"]
     logger.info("%s (%.1f s)", result.summary(), result.seconds)
     return result
 

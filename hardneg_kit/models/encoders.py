@@ -1,4 +1,4 @@
-"""Encoders: one interface (:class:`Encoder`) over three runtimes, every output L2-normalized.
+"""Encoders: one interface (:class:`Encoder`) over four runtimes, every output L2-normalized.
 
 ``encode_queries`` / ``encode_passages`` add the model's prefixes, embed in batches and return
 float32 rows of norm 1 (:func:`normalize`; a zero row stays zero). Each encoder has a ``name``
@@ -6,6 +6,7 @@ and a ``fingerprint`` that changes whenever its weights or tokenizer change:
 
 - :class:`SentenceTransformerEncoder`: any sentence-transformers folder or Hugging Face id;
 - :class:`OnnxEncoder`: a BERT-style ONNX model on onnxruntime with a ``tokenizers`` tokenizer;
+- :class:`OpenVinoEncoder`: the same ONNX model and tokenizer on OpenVINO;
 - :class:`StaticEncoder`: a model2vec static model (a token-embedding lookup).
 
 Example:
@@ -138,9 +139,15 @@ def _hash_state(model) -> str:
 class OnnxEncoder(Encoder):
     """A BERT-style ONNX sentence encoder run with onnxruntime and a ``tokenizers`` tokenizer.
 
-    ``output_index`` selects the pooled-embedding output (the packaged paraphrase-MiniLM-L3-v2
-    exposes it last); ``max_length`` truncates inputs like the original model (128 tokens).
+    The graph takes ``input_ids`` and ``attention_mask`` (int64, padded batches) and returns the
+    pooled sentence embedding as output ``output_index`` (the packaged paraphrase-MiniLM-L3-v2
+    exposes it last); ``max_length`` truncates inputs like the original model (128 tokens for it,
+    256 for all-MiniLM-L6-v2). The fingerprint covers both files, ``max_length``,
+    ``output_index`` and the runtime (:attr:`runtime`).
     """
+
+    #: part of the fingerprint: a runtime that computes differently must not share cache entries
+    runtime = "onnx"
 
     def __init__(
         self,
@@ -151,8 +158,22 @@ class OnnxEncoder(Encoder):
         output_index: int = -1,
         threads: int | None = None,
     ):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
+
+        self._load(Path(onnx_path), output_index, threads)
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.name = name
+        self.max_length = max_length
+        self.fingerprint = fingerprint_paths(
+            Path(onnx_path),
+            Path(tokenizer_path),
+            extra=f"{self.runtime}:{max_length}:{output_index}",
+        )
+
+    def _load(self, onnx_path: Path, output_index: int, threads: int | None) -> None:
+        import onnxruntime as ort
 
         options = ort.SessionOptions()
         if threads:
@@ -160,19 +181,15 @@ class OnnxEncoder(Encoder):
         self.session = ort.InferenceSession(
             str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        self.tokenizer.enable_truncation(max_length)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self.output_name = self.session.get_outputs()[output_index].name
-        self.name = name
-        self.max_length = max_length
-        self.fingerprint = fingerprint_paths(
-            onnx_path, tokenizer_path, extra=f"onnx:{max_length}:{output_index}"
-        )
+        self._dim = int(self.session.get_outputs()[output_index].shape[-1])
+
+    def _infer(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run([self.output_name], feeds)[0]
 
     @property
     def dim(self) -> int:
-        return int(self.session.get_outputs()[-1].shape[-1])
+        return self._dim
 
     def _encode(self, texts, batch_size, show_progress_bar):
         from tqdm.auto import tqdm
@@ -188,8 +205,39 @@ class OnnxEncoder(Encoder):
                 "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
                 "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
             }
-            out[idx] = self.session.run([self.output_name], feeds)[0]
+            out[idx] = self._infer(feeds)
         return out
+
+
+class OpenVinoEncoder(OnnxEncoder):
+    """The same ONNX graph and tokenizer as :class:`OnnxEncoder`, compiled and run by OpenVINO.
+
+    OpenVINO reads the ONNX file itself (no conversion step); ``threads`` caps its inference
+    threads. On a CPU with bf16 support OpenVINO computes in bf16 by default (embeddings then
+    differ from onnxruntime's by about 1e-3), so the precision it chose is part of the
+    fingerprint. Needs the ``openvino`` package (``pip install 'hardneg-kit[openvino]'``).
+    """
+
+    runtime = "openvino"
+
+    def _load(self, onnx_path: Path, output_index: int, threads: int | None) -> None:
+        try:
+            import openvino as ov
+        except ImportError:
+            raise ModelNotAvailable(
+                "The OpenVINO backend needs the 'openvino' package: "
+                "pip install 'hardneg-kit[openvino]'."
+            ) from None
+        core = ov.Core()
+        config = {"INFERENCE_NUM_THREADS": threads} if threads else {}
+        self.compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", config)
+        self.output = self.compiled.outputs[output_index]
+        self._dim = int(self.output.get_partial_shape()[-1].get_length())
+        precision = self.compiled.get_property("INFERENCE_PRECISION_HINT")  # an ov.Type
+        self.runtime = f"openvino-{precision.get_type_name()}"  # in the fingerprint
+
+    def _infer(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self.compiled(feeds)[self.output]
 
 
 class StaticEncoder(Encoder):

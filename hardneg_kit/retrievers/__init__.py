@@ -39,7 +39,7 @@ from hardneg_kit.retrievers.fusion import (
     cut_run,
     fuse_runs,
 )
-from hardneg_kit.retrievers.ranking import Ranking, doc_rank, top_k_rows
+from hardneg_kit.retrievers.ranking import Ranking, doc_rank, top_k_rows, top_k_sparse
 from hardneg_kit.retrievers.runs import break_ties, make_run
 from hardneg_kit.retrievers.specs import RETRIEVER_FORMS, make_retriever, run_retrievers
 from hardneg_kit.retrievers.trec import read_trec, write_trec
@@ -67,5 +67,6 @@ __all__ = [
     "run_retrievers",
     "tokenize",
     "top_k_rows",
+    "top_k_sparse",
     "write_trec",
 ]

@@ -3,7 +3,10 @@
 :class:`BM25Retriever` offers the three rank-bm25 variants (``okapi``, ``bm25l``, ``bm25plus``)
 and gives the same scores as rank-bm25's ``get_scores`` (``.scores``), only faster, except for
 one deliberate change: the Okapi idf floor described on the class, which keeps every term's idf
-positive. ``rank`` returns only passages that share at least one term with the query.
+positive. ``rank`` returns only passages that share at least one term with the query; it keeps
+the query-passage product sparse (:func:`~hardneg_kit.retrievers.ranking.top_k_sparse`), so
+memory grows with the matches, not with queries x passages (a dense batch of 256 queries over
+1M passages would be 2 GB). ``scores`` stays dense: it is for a few queries or given columns.
 :func:`tokenize` is the default tokenizer.
 
 Example:
@@ -25,7 +28,7 @@ from tqdm.auto import tqdm
 
 from hardneg_kit.errors import RetrievalError
 from hardneg_kit.retrievers.base import IndexedRetriever, check_index_input
-from hardneg_kit.retrievers.ranking import Ranking, doc_rank, top_k_rows
+from hardneg_kit.retrievers.ranking import Ranking, doc_rank, top_k_sparse
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -229,8 +232,10 @@ class BM25Retriever(IndexedRetriever):
         idx_parts, sc_parts = [], []
         starts = range(0, len(queries), self.batch_size)
         for start in tqdm(starts, desc=f"search {self.name}", disable=None):
-            s, matched = self._score_batch(queries[start : start + self.batch_size])
-            i, sc = top_k_rows(s, top_k, self._doc_rank, valid=matched)
+            qm = self.query_matrix(queries[start : start + self.batch_size])
+            # sparse (queries, docs) product: only passages sharing a term are stored
+            plus = qm @ (self.delta * self.idf) if self.variant == "bm25plus" else None
+            i, sc = top_k_sparse(qm @ self.matrix, top_k, self._doc_rank, offsets=plus)
             idx_parts.append(i)
             sc_parts.append(sc)
         k = min(top_k, len(self.doc_ids))

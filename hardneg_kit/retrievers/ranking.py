@@ -71,13 +71,52 @@ def top_k_rows(
     for i in range(n):
         row = scores[i]
         cand = np.flatnonzero(valid[i]) if valid is not None else np.arange(m)
-        if len(cand) > k:
-            threshold = np.partition(row[cand], len(cand) - k)[len(cand) - k]
-            cand = cand[row[cand] >= threshold]  # keeps every tie at the boundary
-        order = np.lexsort((doc_rank[cand], -row[cand]))[:k]
-        out_idx[i, : len(order)] = cand[order]
-        out_sc[i, : len(order)] = row[cand[order]]
+        idx, sc = _best(cand, row[cand], k, doc_rank)
+        out_idx[i, : len(idx)], out_sc[i, : len(idx)] = idx, sc
     return out_idx, out_sc
+
+
+def top_k_sparse(
+    matrix, k: int, doc_rank: np.ndarray, offsets: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_k_rows` over the stored positive entries of a sparse ``(rows, docs)`` matrix.
+
+    Only entries > 0 are candidates (the ``valid`` mask of a dense call with
+    ``valid = scores > 0``); ``offsets[i]`` is added to row ``i``'s scores after that test
+    (BM25+'s per-query term). Same lists and scores as the dense call, without a dense
+    ``(rows, docs)`` array: memory O(nonzeros + rows x k).
+
+    >>> from scipy import sparse
+    >>> top_k_sparse(sparse.csr_matrix([[0.0, 2.0, 1.0]]), 1, np.arange(3))[0].tolist()
+    [[1]]
+    """
+    matrix = matrix.tocsr()
+    n, m = matrix.shape
+    k = max(0, min(k, m))
+    out_idx = np.full((n, k), -1, dtype=np.int64)
+    out_sc = np.full((n, k), -np.inf, dtype=np.float64)
+    for i in range(n):
+        lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
+        cand, vals = matrix.indices[lo:hi].astype(np.int64), matrix.data[lo:hi]
+        keep = vals > 0
+        cand, vals = cand[keep], vals[keep]
+        if offsets is not None:
+            vals = vals + offsets[i]
+        idx, sc = _best(cand, vals, k, doc_rank)
+        out_idx[i, : len(idx)], out_sc[i, : len(idx)] = idx, sc
+    return out_idx, out_sc
+
+
+def _best(
+    cand: np.ndarray, vals: np.ndarray, k: int, doc_rank: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of ``cand`` (scores ``vals``) by (-score, doc id); order of input free."""
+    if len(cand) > k:
+        threshold = np.partition(vals, len(cand) - k)[len(cand) - k]
+        keep = vals >= threshold  # keeps every tie at the boundary
+        cand, vals = cand[keep], vals[keep]
+    order = np.lexsort((doc_rank[cand], -vals))[:k]
+    return cand[order], vals[order]
 
 
 def doc_rank(doc_ids: Sequence[str]) -> np.ndarray:

@@ -1,0 +1,317 @@
+"""Encoding speed, peak memory and quality of a packaged model's CPU backends against torch.
+
+    python benchmarks/bench_encoding.py               # minilm-l6: torch, onnx, int8, OpenVINO
+    python benchmarks/bench_encoding.py --specs paraphrase-minilm-l3,paraphrase-minilm-l3@openvino
+    python benchmarks/bench_encoding.py --quality-profile full \
+        --quality-specs minilm-l6,minilm-l6@onnx-int8
+
+The first spec is the reference (today's torch path); every ratio is to it.
+
+1. speed, interleaved: a fixed, seeded sample of real passages of the dataset (no embedding
+   cache). Each round every spec encodes the whole sample once, in an order rotated per round,
+   so all specs see the same background load; reported: the median passages/s over rounds
+   (wall clock) and passages per CPU-second (this process's CPU time, all threads: robust to
+   other jobs taking the CPUs), each with its ratio to the reference.
+2. agreement: cosine of each spec's sample embeddings with the reference's (min and mean).
+3. peak memory: each spec in a fresh subprocess (import, load, encode the sample once): its peak
+   resident memory (RSS) and load time.
+4. quality at ``--quality-profile``'s size: dense retrieval on ``--split`` (MRR@10, recall@100,
+   and the top-10 overlap with the reference's run), and ``dense:<spec>`` mining on the
+   profile's training queries (share of the reference's negatives also mined, per query).
+   Embeddings go through the kit's embedding cache (each backend has its own fingerprint).
+
+``--parts`` runs a subset; each part replaces only its own entry of
+``benchmarks/results/encoding.json`` (with the load average before and after it: absolute speeds
+depend on what else runs). Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger("bench_encoding")
+RESULTS = Path(__file__).parent / "results"
+DEFAULT_SPECS = ",".join(
+    ["minilm-l6"] + [f"minilm-l6@{b}" for b in ("onnx", "onnx-int8", "openvino", "openvino-int8")]
+)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def passage_sample(dataset: str, n: int, seed: int) -> list[str]:
+    """``n`` passages of the whole corpus, drawn without replacement with ``seed``."""
+    from hardneg_kit.corpus import load_dataset, passage_texts
+
+    passages = passage_texts(load_dataset(dataset).corpus)
+    rows = np.random.default_rng(seed).choice(len(passages), size=min(n, len(passages)),
+                                              replace=False)  # fmt: skip
+    return [passages[i] for i in sorted(rows)]
+
+
+def interleaved_speed(specs: list[str], sample: list[str], rounds: int, batch_size: int) -> dict:
+    """Per spec: passages/s and passages per CPU-second of every round, rotating the order."""
+    from hardneg_kit.models import load_encoder
+
+    encoders = {s: load_encoder(s) for s in specs}
+    for enc in encoders.values():  # first call allocates and compiles: not timed
+        enc.encode_passages(sample[:batch_size], batch_size=batch_size, show_progress_bar=False)
+    wall: dict[str, list[float]] = {s: [] for s in specs}
+    cpu: dict[str, list[float]] = {s: [] for s in specs}
+    for r in range(rounds):
+        for s in specs[r % len(specs) :] + specs[: r % len(specs)]:
+            w, c = time.perf_counter(), time.process_time()
+            encoders[s].encode_passages(sample, batch_size=batch_size, show_progress_bar=False)
+            wall[s].append(len(sample) / (time.perf_counter() - w))
+            cpu[s].append(len(sample) / max(time.process_time() - c, 1e-9))
+        logger.info("round %d: %s", r, {s: round(v[-1], 1) for s, v in wall.items()})
+    return {"wall": wall, "cpu": cpu, "encoders": encoders}
+
+
+def agreement(encoders: dict, sample: list[str], batch_size: int) -> dict[str, dict]:
+    """Cosine of each encoder's sample embeddings with the first (reference) encoder's."""
+    embs = {s: e.encode_passages(sample, batch_size=batch_size, show_progress_bar=False)
+            for s, e in encoders.items()}  # fmt: skip
+    ref = next(iter(embs.values()))
+    out = {}
+    for s, emb in embs.items():
+        cos = (emb * ref).sum(1)
+        out[s] = {
+            "cosine_min": round(float(cos.min()), 5),
+            "cosine_mean": round(float(cos.mean()), 5),
+            "max_abs_diff": float(np.abs(emb - ref).max()),
+        }
+    return out
+
+
+def peak_memory(spec: str, dataset: str, n: int, seed: int, batch_size: int) -> dict:
+    """Run :func:`_peak_child` for one spec in a fresh interpreter; its JSON line."""
+    cmd = [sys.executable, __file__, "--peak-child", spec, "--dataset", dataset,
+           "--sample", str(n), "--seed", str(seed), "--batch-size", str(batch_size)]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _peak_child(spec: str, dataset: str, n: int, seed: int, batch_size: int) -> None:
+    from hardneg_kit.models import load_encoder
+
+    sample = passage_sample(dataset, n, seed)
+    before = peak_rss_mb()
+    t = time.perf_counter()
+    enc = load_encoder(spec)
+    load_s = time.perf_counter() - t
+    enc.encode_passages(sample, batch_size=batch_size, show_progress_bar=False)
+    row = {"peak_rss_mb": round(peak_rss_mb(), 1), "rss_before_load_mb": round(before, 1),
+           "model_load_s": round(load_s, 2)}  # fmt: skip
+    print(json.dumps(row))
+
+
+def quality(specs: list[str], dataset: str, profile_name: str, split: str) -> dict[str, dict]:
+    """Dense retrieval metrics and mined-negatives overlap, each against the first spec."""
+    from hardneg_kit.corpus import load_dataset, passage_texts
+    from hardneg_kit.evaluation import evaluate_runs, topk_overlap
+    from hardneg_kit.mining import mine, prepare
+    from hardneg_kit.profiles import get_profile
+    from hardneg_kit.retrievers import make_retriever
+
+    profile = get_profile(profile_name)
+    data = load_dataset(dataset, profile=profile)
+    queries = data.queries_for(split)
+    doc_ids, passages = list(data.corpus["_id"]), passage_texts(data.corpus)
+    qids, texts = list(queries["_id"]), list(queries["text"])
+    runs, negatives, out = {}, {}, {}
+    for s in specs:
+        t = time.perf_counter()
+        retriever = make_retriever(f"dense:{s}").index(doc_ids, passages)
+        runs[s] = retriever.search(qids, texts, top_k=profile.top_k)
+        mined = mine(prepare(data, "train"), "train", f"dense:{s}",
+                     num_negatives=profile.num_negatives)  # fmt: skip
+        negatives[s] = mined.negatives()
+        metrics = evaluate_runs(data.qrels_for(split), {s: runs[s]}).loc[s].to_dict()
+        out[s] = {m: round(float(metrics[m]), 4) for m in ("mrr@10", "recall@100")}
+        out[s]["seconds"] = round(time.perf_counter() - t, 1)
+        logger.info("quality %s: %s", s, out[s])
+    ref = specs[0]
+    overlap = topk_overlap(runs, k=10)
+    for s in specs:
+        out[s]["top10_overlap_with_reference"] = round(float(overlap.loc[ref, s]), 4)
+        shared = _negatives_overlap(negatives[ref], negatives[s])
+        out[s]["negatives_overlap_with_reference"] = round(shared, 4)
+        out[s]["mrr@10_delta"] = round(out[s]["mrr@10"] - out[ref]["mrr@10"], 4)
+    info = {"profile": profile.name, "split": split, "documents": len(passages),
+            "queries": len(qids), "mined_train_queries": len(negatives[ref])}  # fmt: skip
+    return {"setting": info, "specs": out}
+
+
+def _negatives_overlap(ref: dict[str, list[str]], other: dict[str, list[str]]) -> float:
+    """Mean over the reference's queries of the share of its negatives the other also mined."""
+    shares = [len(set(n) & set(other.get(q, []))) / len(n) for q, n in ref.items() if n]
+    return float(np.mean(shares)) if shares else float("nan")
+
+
+def summarize(specs: list[str], speed: dict, agree: dict) -> list[dict]:
+    """One row per spec: medians, ratios to the reference, agreement."""
+    ref = specs[0]
+    med_w = {s: float(np.median(speed["wall"][s])) for s in specs}
+    med_c = {s: float(np.median(speed["cpu"][s])) for s in specs}
+    rows = []
+    for s in specs:
+        ratios = np.array(speed["wall"][s]) / np.array(speed["wall"][ref])
+        rows.append({
+            "spec": s, "fingerprint": speed["encoders"][s].fingerprint,
+            "passages_per_s_median": round(med_w[s], 2),
+            "passages_per_s_rounds": [round(v, 2) for v in speed["wall"][s]],
+            "ratio_to_reference": round(med_w[s] / med_w[ref], 2),
+            "ratio_per_round_median": round(float(np.median(ratios)), 2),
+            "passages_per_cpu_s_median": round(med_c[s], 2),
+            "cpu_ratio_to_reference": round(med_c[s] / med_c[ref], 2),
+            **agree[s],
+        })  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--specs", default=DEFAULT_SPECS, help="comma-separated; first = reference")
+    parser.add_argument("--dataset", default="aws-cli")
+    parser.add_argument("--sample", type=int, default=256, help="passages timed per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--parts",
+        default="speed,memory,quality",
+        help="a subset of speed,memory,quality; each part replaces only its own entry in the "
+        "JSON file, so parts can run as separate processes",
+    )
+    parser.add_argument("--quality-profile", default="smoke", help="smoke | workshop | full")
+    parser.add_argument("--quality-specs", default=None, help="default: --specs")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--note", default="", help="recorded in the JSON (e.g. what else ran)")
+    parser.add_argument("--output", default=None, help="JSON file (default: results/encoding.json)")
+    parser.add_argument("--peak-child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if args.sample < 1 or args.rounds < 1 or args.batch_size < 1:
+        parser.error("--sample, --rounds and --batch-size must be >= 1")
+    if not parts or parts - {"speed", "memory", "quality"}:
+        parser.error("--parts takes a comma-separated subset of speed,memory,quality")
+    if args.peak_child:
+        _peak_child(args.peak_child, args.dataset, args.sample, args.seed, args.batch_size)
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    specs = [s.strip() for s in args.specs.split(",") if s.strip()]
+    qspecs = [s.strip() for s in (args.quality_specs or args.specs).split(",") if s.strip()]
+    found: dict = {}
+    if "speed" in parts:
+        found["speed"] = _part(lambda: _speed_part(specs, args), args.note)
+    if "memory" in parts:
+        found["memory"] = _part(lambda: {s: peak_memory(s, args.dataset, args.sample, args.seed,
+                                                        args.batch_size) for s in specs},
+                                args.note)  # fmt: skip
+    if "quality" in parts:
+        found["quality"] = _part(
+            lambda: quality(qspecs, args.dataset, args.quality_profile, args.split), args.note
+        )
+    out = Path(args.output) if args.output else RESULTS / "encoding.json"
+    result = _merge(out, found, {"dataset": args.dataset, "reference": specs[0],
+                                 "versions": _versions()})  # fmt: skip
+    _print_table(result)
+    print(f"wrote {out}")
+    return 0
+
+
+def _speed_part(specs: list[str], args: argparse.Namespace) -> dict:
+    sample = passage_sample(args.dataset, args.sample, args.seed)
+    speed = interleaved_speed(specs, sample, args.rounds, args.batch_size)
+    agree = agreement(speed["encoders"], sample, args.batch_size)
+    return {
+        "sample_passages": len(sample), "rounds": args.rounds, "batch_size": args.batch_size,
+        "seed": args.seed,
+        "mean_words_per_passage": round(float(np.mean([len(p.split()) for p in sample])), 1),
+        "rows": summarize(specs, speed, agree),
+    }  # fmt: skip
+
+
+def _part(run, note: str) -> dict:
+    """Run one part; record the machine, the load average around it, its minutes and a note."""
+    before, started = os.getloadavg(), time.time()
+    found = run()
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
+               "load_avg_before": [round(x, 2) for x in before],
+               "load_avg_after": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
+    return {"result": found, "machine": machine, "note": note,
+            "minutes": round((time.time() - started) / 60, 1)}  # fmt: skip
+
+
+def _merge(out: Path, parts: dict, header: dict) -> dict:
+    """Replace the given parts' entries of the JSON file under a lock (parts run concurrently)."""
+    import fcntl
+
+    from hardneg_kit.cache import atomic_path
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            result = json.loads(out.read_text()) if out.exists() else {}
+        except json.JSONDecodeError:
+            result = {}
+        result.update(header)
+        result.update(parts)
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".lock").unlink(missing_ok=True)
+    return result
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for pkg in ("torch", "sentence-transformers", "onnxruntime", "onnx", "openvino"):
+        try:
+            found[pkg] = version(pkg)
+        except PackageNotFoundError:
+            found[pkg] = "absent"
+    return found
+
+
+def _print_table(result: dict) -> None:
+    speed, memory = result.get("speed"), result.get("memory")
+    if speed:
+        r, m = speed["result"], speed["machine"]
+        print(f"{result['dataset']}: {r['sample_passages']} passages x {r['rounds']} interleaved "
+              f"rounds; load {m['load_avg_before']} -> {m['load_avg_after']}")  # fmt: skip
+        cols = ["spec", "passages_per_s_median", "ratio_to_reference",
+                "passages_per_cpu_s_median", "cpu_ratio_to_reference", "cosine_min"]  # fmt: skip
+        print(" | ".join([*cols, "peak_rss_mb"]))
+        for row in r["rows"]:
+            peak = (memory or {}).get("result", {}).get(row["spec"], {}).get("peak_rss_mb", "")
+            print(" | ".join([*(str(row.get(c, "")) for c in cols), str(peak)]))
+    if result.get("quality"):
+        q = result["quality"]["result"]
+        print(f"quality: {q['setting']}")
+        cols = ["mrr@10", "mrr@10_delta", "recall@100", "top10_overlap_with_reference",
+                "negatives_overlap_with_reference"]  # fmt: skip
+        print(" | ".join(["spec", *cols]))
+        for s, row in q["specs"].items():
+            print(" | ".join([s, *(str(row[c]) for c in cols)]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
