@@ -150,25 +150,25 @@ def tune(
     tune_q = queries[np.sort(order[:TUNE_QUERIES])]
     held_q = queries[np.sort(order[TUNE_QUERIES : 2 * TUNE_QUERIES])]
     nlist = index.nlist
-    exact_tune = exact_top_k(blocks(), tune_q, k)[1]
-    nprobe, recall = 1, 0.0
-    while True:
-        index.nprobe = nprobe
-        recall = recall_at_k(search(index, tune_q, k)[1], exact_tune)
-        if recall >= RECALL_TARGET or nprobe >= nlist:
-            break
-        nprobe = min(2 * nprobe, nlist)
+    nprobe, recall = _raise_nprobe(index, tune_q, exact_top_k(blocks(), tune_q, k)[1], k, 1)
     held = 1.0
-    if len(held_q):
-        exact_held = exact_top_k(blocks(), held_q, k)[1]
-        while True:
-            index.nprobe = nprobe
-            held = recall_at_k(search(index, held_q, k)[1], exact_held)
-            if held >= RECALL_TARGET or nprobe >= nlist:
-                break
-            nprobe = min(2 * nprobe, nlist)
+    if len(held_q):  # confirmed on queries the tuning did not see; raised again if it falls short
+        nprobe, held = _raise_nprobe(index, held_q, exact_top_k(blocks(), held_q, k)[1], k,
+                                     nprobe)
     return SearchPlan(
         index="ivf-flat", rows=int(index.ntotal), k=k, nlist=int(nlist), nprobe=int(nprobe),
         train_rows=int(train_rows), recall_tune=round(recall, 4),
         recall_heldout=round(held, 4), tune_queries=len(tune_q), heldout_queries=len(held_q),
     )
+
+
+def _raise_nprobe(index, queries: np.ndarray, exact: np.ndarray, k: int,
+                  nprobe: int) -> tuple[int, float]:
+    """Double ``nprobe`` from its start until recall@k against ``exact`` reaches
+    :data:`RECALL_TARGET` (or every list is probed); returns it with the recall reached."""
+    while True:
+        index.nprobe = nprobe
+        recall = recall_at_k(search(index, queries, k)[1], exact)
+        if recall >= RECALL_TARGET or nprobe >= index.nlist:
+            return nprobe, recall
+        nprobe = min(2 * nprobe, index.nlist)
