@@ -133,7 +133,6 @@ class MiningInputs:
             bags[row] = (counts, sum(counts.values()))
         return bags[row]
 
-
     def word_totals(self, rows: np.ndarray) -> np.ndarray:
         """Word totals of :meth:`passage_words` for ``rows`` (an int array; filled on demand).
 
