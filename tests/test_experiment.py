@@ -266,6 +266,7 @@ def test_a_trained_model_is_keyed_by_its_rows_and_its_start_not_by_paths(tmp_pat
     assert key != _train_key(c, other, profile, DEFAULT_CONFIG)
     for where in ("a", "b/c"):
         (tmp_path / where).mkdir(parents=True)
-        (tmp_path / where / "training_log.json").write_text('{"steps": 4}')
+        (tmp_path / where / "training_log.json").write_text(
+            json.dumps({"steps": 4, "output_dir": str(tmp_path / where)}))
     assert _base_key(str(tmp_path / "a")) == _base_key(str(tmp_path / "b/c"))
     assert _base_key("minilm-l6") == "minilm-l6"

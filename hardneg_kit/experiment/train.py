@@ -163,7 +163,11 @@ def _base_key(base: str) -> str:
     """A saved warm start is identified by its training log (which holds its configuration and
     data), not by where it lies; any other start by its spec."""
     log = Path(base) / "training_log.json"
-    return base if not log.exists() else content_key(log.read_text())
+    if not log.exists():
+        return base
+    # the log names the folder it was saved in: left out, so a copied or moved start is the same
+    return content_key(json.dumps({k: v for k, v in json.loads(log.read_text()).items()
+                                   if k != "output_dir"}, sort_keys=True))
 
 
 def warm_start_dir(base: str) -> Path | None:
