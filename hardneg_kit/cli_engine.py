@@ -1,4 +1,5 @@
-"""``--engine local|ray``: where ``mine`` and ``retrieve`` compute the passages' embeddings.
+"""``--engine local|ray``: where ``mine``, ``retrieve`` and ``experiment`` compute the passages'
+embeddings.
 
 ``local`` (the default) is unchanged: each model encodes the corpus in this process on first use,
 through the embeddings cache. ``ray`` first encodes the corpus with every bi-encoder the command
@@ -12,6 +13,11 @@ engines share one code path from there on. Queries stay local (they are few).
         --output negatives/dense.jsonl --profile smoke
     python -m hardneg_kit retrieve --dataset aws-cli --retriever dense:minilm-l6 \\
         --engine ray --ray-address ray://head:10001 --shards-dir /shared/hardneg-shards
+    python -m hardneg_kit experiment --profile full --engine ray
+
+``experiment`` encodes every corpus it will embed (:func:`hardneg_kit.experiment.
+embedded_corpora`) with its models and the near-copy guard's before the first step; training and
+re-ranking stay local.
 
 ``--ray-address`` (else ``$RAY_ADDRESS``) names a running cluster; without one Ray starts on
 this machine. ``--shards-dir`` must be a path every node can reach (a shared filesystem) on a
@@ -104,22 +110,26 @@ def retriever_models(spec: str) -> list[str]:
     return list(dict.fromkeys(m for m in found if m))
 
 
-def precompute(args: argparse.Namespace, models: Sequence[str], passages: list[str]) -> None:
-    """With ``--engine ray``: encode ``passages`` with each model on Ray, into the cache.
+def precompute(args: argparse.Namespace, models: Sequence[str], *corpora: list[str]) -> None:
+    """With ``--engine ray``: encode each corpus (a list of passages) with each model on Ray,
+    into the cache.
 
-    One Ray session serves all models; each prints one line (shards encoded, resumed, folder).
-    With ``--engine local`` nothing happens: the command encodes as it always did.
+    One Ray session serves all corpora and models; each pair prints one line (shards encoded,
+    resumed, folder). With ``--engine local`` nothing happens: the command encodes as it always
+    did.
     """
-    if args.engine != "ray" or not models or not passages:
+    corpora = tuple(c for c in corpora if c)
+    if args.engine != "ray" or not models or not corpora:
         return
     from hardneg_kit.ray_engine import embed_on_ray, ray_session
 
     with ray_session(args.ray_address):
-        for model in models:
-            run = embed_on_ray(
-                model, passages, shard_rows=args.shard_rows, shards_root=args.shards_dir,
-                address=args.ray_address, actors=args.ray_actors, gpus=args.ray_gpus,
-            )
-            print(f"ray: {len(passages)} passages by {model}: {run.encoded} shards encoded on "
-                  f"{run.actors} actors, {run.resumed} resumed; shards in {run.folder}",
-                  flush=True)
+        for passages in corpora:
+            for model in models:
+                run = embed_on_ray(
+                    model, passages, shard_rows=args.shard_rows, shards_root=args.shards_dir,
+                    address=args.ray_address, actors=args.ray_actors, gpus=args.ray_gpus,
+                )
+                print(f"ray: {len(passages)} passages by {model}: {run.encoded} shards encoded "
+                      f"on {run.actors} actors, {run.resumed} resumed; shards in {run.folder}",
+                      flush=True)

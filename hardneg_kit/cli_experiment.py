@@ -8,13 +8,15 @@ Example:
         --cross-encoder cross-encoder/ms-marco-MiniLM-L6-v2
     $ python -m hardneg_kit experiment --dataset ~/my-docs --eval aws-cli --profile workshop
     $ python -m hardneg_kit experiment --profile workshop --base-examples 1200
+    $ python -m hardneg_kit experiment --profile full --engine ray --ray-address ray://head:10001
     $ python -m hardneg_kit compare results/full --baseline bm25
 
 Writes ``results.json``, ``results.md``, every TREC run and training log and a plot under
 ``--output`` (default ``results/<profile>`` for the shipped aws-cli experiment,
 ``results/<dataset>/<profile>`` for any other ``--dataset``) and prints the markdown tables.
 Trained models are cached (see :mod:`hardneg_kit.experiment`), so an interrupted run resumes
-where it stopped.
+where it stopped. ``--engine ray`` first encodes every corpus the run embeds on Ray Data (see
+:mod:`hardneg_kit.cli_engine`); everything after reads the same embeddings cache.
 """
 
 from __future__ import annotations
@@ -24,17 +26,21 @@ import argparse
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     from hardneg_kit.cli_args import check_output
+    from hardneg_kit.cli_engine import check_engine, mining_models, precompute
     from hardneg_kit.experiment import (
         EVAL_DATASETS,
         TRAIN_DATASET,
         TrainingConfig,
         dataset_label,
         default_contenders,
+        embedded_corpora,
         run_experiment,
         select_contenders,
     )
     from hardneg_kit.mining import DEFAULT_MODELS
     from hardneg_kit.profiles import get_profile
+
+    check_engine(args)
 
     overrides = {} if args.base_examples is None else {"base_examples": args.base_examples}
     profile = get_profile(args.profile, **overrides)
@@ -51,6 +57,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     suffix = "" if args.split == "test" else f"-{args.split}"
     folder = "results" if shipped else f"results/{dataset_label(args.dataset)}"
     output = check_output(args.output or f"{folder}/{profile.name}{suffix}", "folder")
+    if args.engine == "ray":  # the models of the first stage and the ensemble, and the guard's
+        precompute(args, mining_models("ensemble-pca", models),
+                   *embedded_corpora(datasets, profile, args.split))
     result = run_experiment(profile, output, contenders, config, datasets, split=args.split,
                             cross_encoder=args.cross_encoder, models=models)
     print(result.markdown())
@@ -89,6 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_experiment(subparsers: argparse._SubParsersAction) -> None:
     from hardneg_kit.cli_args import NON_NEGATIVE_INT, POSITIVE_FLOAT, add_profile_argument
+    from hardneg_kit.cli_engine import add_engine_arguments
     from hardneg_kit.experiment import TrainingConfig
     from hardneg_kit.training import LOSSES
 
@@ -131,6 +141,7 @@ def _add_experiment(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=("test", "dev"), default="test",
                    help="evaluate on aws-cli dev (to try variants; output results/<profile>-dev) "
                    "or on the test sets (default)")
+    add_engine_arguments(p)
     p.set_defaults(handler=cmd_experiment)
 
 

@@ -8,6 +8,13 @@ Example:
 ``--engine ray`` encodes the corpus with the strategy's bi-encoders on Ray Data first (see
 :mod:`hardneg_kit.cli_engine`); mining then reads the same embeddings cache as ``--engine local``.
 
+``--out-of-core auto|on|off`` chooses how ``ensemble-pca`` (and the near-copy guard) hold the
+embeddings: ``on`` reads them as memory-mapped shards, fits the PCA on a seeded sample and
+searches a faiss index (:mod:`hardneg_kit.mining.ensemble_large`), ``off`` holds them in memory
+and searches exhaustively, ``auto`` (default) goes out of core above
+:data:`hardneg_kit.mining.ann.FLAT_MAX_ROWS` passages. On the shipped corpora both give the
+same negatives; ``on`` bounds memory for a corpus of millions of passages.
+
 ``--format jsonl`` (default) writes :meth:`MiningResult.to_jsonl`; ``triplet``, ``n-tuple``,
 ``labeled-pair`` and ``labeled-list`` write the sentence-transformers dataset: as JSON lines for
 ``.jsonl``/``.json``, Parquet for ``.parquet``, else ``Dataset.save_to_disk`` into a folder.
@@ -43,6 +50,9 @@ from hardneg_kit.cli_engine import add_engine_arguments, check_engine, mining_mo
 
 if TYPE_CHECKING:
     from hardneg_kit.profiles import Profile
+
+#: ``--out-of-core`` -> :attr:`hardneg_kit.mining.MiningInputs.out_of_core`
+OUT_OF_CORE = {"auto": None, "on": True, "off": False}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -99,6 +109,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="ensemble-pca: what PCA is fitted on (passages: a query's negatives do "
                    "not depend on the other queries mined; passages+queries also fits the "
                    "mined queries)")
+    p.add_argument("--out-of-core", choices=tuple(OUT_OF_CORE), default="auto",
+                   help="embeddings as memory-mapped shards, PCA on a sample, a faiss index "
+                   "(on), all in memory (off), or on above 200,000 passages (auto, default)")
     p.add_argument("--output", required=True, help="file (or folder for save_to_disk)")
     p.add_argument("--format", choices=("jsonl", *FORMATS), default="jsonl")
     add_profile_argument(p)
@@ -109,7 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_mine(args: argparse.Namespace) -> int:
     """Handler of ``mine``: check the output, load, say what is mined, mine, write, summarize."""
     from hardneg_kit.corpus import load_dataset, passage_texts
-    from hardneg_kit.mining import Filters, mine, to_dataset
+    from hardneg_kit.mining import Filters, mine, prepare, to_dataset
 
     out = check_output(args.output, output_kind(args.format, args.output))
     check_engine(args)
@@ -141,8 +154,10 @@ def cmd_mine(args: argparse.Namespace) -> int:
     num_negatives = args.num_negatives if args.num_negatives is not None else profile.num_negatives
     precompute(args, mining_models(args.strategy, args.models.split(",")),
                passage_texts(data.corpus))
+    inputs = prepare(data, args.split)
+    inputs.out_of_core = OUT_OF_CORE[args.out_of_core]
     result = mine(
-        data,
+        inputs,
         args.split,
         args.strategy,
         models=[m for m in args.models.split(",") if m.strip()],

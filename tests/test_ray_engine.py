@@ -94,6 +94,43 @@ def test_ray_options_need_engine_ray(capsys):
     assert code == 2 and "only apply with --engine ray" in capsys.readouterr().err
 
 
+def test_cli_experiment_engine_ray_needs_ray_before_any_work(monkeypatch, tmp_path, capsys):
+    from hardneg_kit import experiment
+    from hardneg_kit.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.setattr(experiment, "embedded_corpora", _no_work)
+    code = main(["experiment", "--profile", "smoke", "--engine", "ray",
+                 "--output", str(tmp_path / "out")])
+    assert code == 2 and "pip install hardneg-kit[ray]" in capsys.readouterr().err
+
+
+def test_cli_experiment_engine_ray_encodes_every_corpus_before_the_run(monkeypatch, tmp_path):
+    from hardneg_kit import cli_engine, experiment
+    from hardneg_kit.cli import main
+    from hardneg_kit.mining import DEFAULT_MODELS
+    from hardneg_kit.profiles import get_profile
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(ray_engine, "require_ray", lambda: None)
+    monkeypatch.setattr(cli_engine, "precompute",
+                        lambda args, models, *corpora: calls.append((models, corpora)))
+    monkeypatch.setattr(experiment, "run_experiment", lambda *a, **kw: calls.append(("run",))
+                        or types.SimpleNamespace(markdown=lambda: ""))
+    assert main(["experiment", "--profile", "smoke", "--engine", "ray",
+                 "--output", str(tmp_path / "out")]) == 0
+    (models, corpora), run = calls
+    assert run == ("run",)  # encoded first, then the experiment
+    assert models == list(dict.fromkeys([*DEFAULT_MODELS, "minilm-l6"]))  # + the guard's
+    want = experiment.embedded_corpora(["aws-cli", "azure-cli", "python-faq"],
+                                       get_profile("smoke"))
+    assert list(corpora) == want and len(want) >= 3  # each dataset, and aws-cli's dev sample
+
+
+def _no_work(*args, **kwargs):
+    raise AssertionError("the experiment loaded data before checking --engine ray")
+
+
 class _FakeEncoder:
     """Name and fingerprint only: encoding is an error (the shards must be read, not made)."""
 

@@ -96,6 +96,24 @@ def test_out_of_core_ensemble_matches_exact_path(extra):
     assert "search" not in exact.settings  # the in-memory path's records are unchanged
 
 
+def test_mine_out_of_core_option_gives_the_same_negatives_and_records_the_search(tmp_path):
+    import json
+
+    from hardneg_kit import cli
+
+    lists = {}
+    for mode in ("off", "on"):
+        out = tmp_path / f"{mode}.jsonl"
+        argv = ["mine", "--dataset", str(FIXTURE), "--strategy", "ensemble-pca",
+                "--num-negatives", "3", "--out-of-core", mode, "--output", str(out)]
+        assert cli.main(argv) == 0
+        lists[mode] = [json.loads(line)["negative_ids"] for line in out.open()]
+        meta = json.loads(Path(f"{out}.meta.json").read_text())
+        assert meta["options"]["out_of_core"] == mode
+        assert ("search" in json.dumps(meta["settings"])) == (mode == "on")
+    assert lists["on"] == lists["off"] and any(lists["on"])
+
+
 @pytest.mark.parametrize("variant", ["okapi", "bm25l", "bm25plus"])
 def test_bm25_sparse_top_k_equals_dense(variant):
     data = load_beir(FIXTURE)

@@ -132,6 +132,29 @@ def sampled_dataset(name: str | Path, profile: Profile, split: str = "test",
     return profile_sample(raw, profile, caps)
 
 
+def embedded_corpora(datasets: Sequence[str | Path], profile: Profile,
+                     split: str = "test") -> list[list[str]]:
+    """The distinct passage lists an experiment embeds with its bi-encoders: each dataset's
+    :func:`sampled_dataset` for ``split`` (the first is the training dataset) and, for a test
+    run, the training dataset's dev sample (where the best single model is chosen).
+
+    ``experiment --engine ray`` encodes exactly these first; profiles that keep the whole
+    corpus give one list per dataset.
+
+    >>> [len(c) for c in embedded_corpora(["aws-cli"], get_profile("full"))]  # doctest: +SKIP
+    [18886]
+    """
+    samples = [sampled_dataset(d, profile, split, training=i == 0) for i, d in enumerate(datasets)]
+    if split != "dev":
+        samples.append(sampled_dataset(datasets[0], profile, "dev"))
+    corpora: list[list[str]] = []
+    for data in samples:
+        texts = passage_texts(data.corpus)
+        if texts not in corpora:
+            corpora.append(texts)
+    return corpora
+
+
 def eval_set(name: str | Path, profile: Profile, top_k: int | None = None,
              split: str = "test", training: bool = True,
              models: Sequence[str] = DEFAULT_MODELS) -> EvalSet:
