@@ -16,8 +16,10 @@ The first spec is the reference (today's torch path); every ratio is to it.
 3. peak memory: each spec in a fresh subprocess (import, load, encode the sample once): its peak
    resident memory (RSS) and load time.
 4. quality at ``--quality-profile``'s size: dense retrieval on ``--split`` (MRR@10, recall@100,
-   and the top-10 overlap with the reference's run), and ``dense:<spec>`` mining on the
-   profile's training queries (share of the reference's negatives also mined, per query).
+   the top-10 overlap with the reference's run, and the MRR@10 difference to the reference
+   with its 95% paired bootstrap interval and paired t-test p over queries), and
+   ``dense:<spec>`` mining on the profile's training queries (share of the reference's
+   negatives also mined, per query).
    Embeddings go through the kit's embedding cache (each backend has its own fingerprint).
 
 ``--parts`` runs a subset; each part replaces only its own entry of
@@ -48,7 +50,19 @@ DEFAULT_SPECS = ",".join(
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    On Linux ``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` would carry over the parent's
+    peak into a child started by fork + exec (the child then reports the benchmark's own
+    gigabytes, whatever it loads). Elsewhere ``ru_maxrss`` (bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -127,6 +141,7 @@ def quality(specs: list[str], dataset: str, profile_name: str, split: str) -> di
     from hardneg_kit.mining import mine, prepare
     from hardneg_kit.profiles import get_profile
     from hardneg_kit.retrievers import make_retriever
+    from hardneg_kit.statistics import paired_test, per_query
 
     profile = get_profile(profile_name)
     data = load_dataset(dataset, profile=profile)
@@ -147,11 +162,16 @@ def quality(specs: list[str], dataset: str, profile_name: str, split: str) -> di
         logger.info("quality %s: %s", s, out[s])
     ref = specs[0]
     overlap = topk_overlap(runs, k=10)
+    qrels = data.qrels_for(split)
+    ref_mrr = per_query(qrels, {0: runs[ref]}, "mrr@10")
     for s in specs:
         out[s]["top10_overlap_with_reference"] = round(float(overlap.loc[ref, s]), 4)
         shared = _negatives_overlap(negatives[ref], negatives[s])
         out[s]["negatives_overlap_with_reference"] = round(shared, 4)
-        out[s]["mrr@10_delta"] = round(out[s]["mrr@10"] - out[ref]["mrr@10"], 4)
+        test = paired_test(ref_mrr, per_query(qrels, {0: runs[s]}, "mrr@10"))
+        out[s]["mrr@10_delta"] = round(test.delta, 4)
+        out[s]["mrr@10_delta_ci95"] = [round(test.ci_low, 4), round(test.ci_high, 4)]
+        out[s]["mrr@10_delta_p"] = float(f"{test.p:.3g}") if test.p == test.p else None
     info = {"profile": profile.name, "split": split, "documents": len(passages),
             "queries": len(qids), "mined_train_queries": len(negatives[ref])}  # fmt: skip
     return {"setting": info, "specs": out}

@@ -8,10 +8,12 @@ A backend spec names a packaged model and a runtime (:data:`BACKEND_SPECS`):
                                     embeddings to about 1e-6
 ``minilm-l6@onnx-int8``             that export with its MatMul weights quantized to int8
                                     (``onnxruntime.quantization``: dynamic, per channel)
-``minilm-l6@openvino``              the fp32 export compiled by OpenVINO
+``minilm-l6@openvino``              the fp32 export compiled by OpenVINO, in the precision it
+                                    picks (bf16 on CPUs with bf16 units, else fp32)
+``minilm-l6@openvino-f32``          the same, held to fp32 on every CPU
 ``minilm-l6@openvino-int8``         the int8 export compiled by OpenVINO
 ``paraphrase-minilm-l3@onnx-int8``  the packaged ONNX file quantized the same way
-``paraphrase-minilm-l3@openvino``   the packaged ONNX file on OpenVINO
+``paraphrase-minilm-l3@openvino``   the packaged ONNX file on OpenVINO (``-f32`` as above)
 ``paraphrase-minilm-l3@openvino-int8``  its int8 file on OpenVINO
 ==================================  ==========================================================
 
@@ -47,7 +49,7 @@ import numpy as np
 
 from hardneg_kit.cache import cache_dir
 from hardneg_kit.errors import ModelNotAvailable
-from hardneg_kit.models.encoders import OnnxEncoder, OpenVinoEncoder
+from hardneg_kit.models.encoders import OnnxEncoder, OpenVinoEncoder, OpenVinoF32Encoder
 from hardneg_kit.models.folders import built_folder
 from hardneg_kit.models.weights import fingerprint_paths, minilm_path, onnx_minilm_l3_path
 
@@ -60,6 +62,7 @@ BACKENDS: dict[str, tuple[str, type[OnnxEncoder]]] = {
     "onnx": ("onnx", OnnxEncoder),
     "onnx-int8": ("onnx-int8", OnnxEncoder),
     "openvino": ("onnx", OpenVinoEncoder),
+    "openvino-f32": ("onnx", OpenVinoF32Encoder),
     "openvino-int8": ("onnx-int8", OpenVinoEncoder),
 }
 #: packaged model -> tokens kept per text (as its sentence-transformers config / original model)
