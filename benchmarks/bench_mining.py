@@ -16,8 +16,8 @@ Run: ``python benchmarks/bench_mining.py --profile workshop`` (writes
 3. each strategy with warm caches, through ``mine(data, ...)`` (a fresh
    :class:`~hardneg_kit.mining.MiningInputs` each, so no ranking is reused between strategies).
 
-Every JSON records ``os.getloadavg()`` and a note: these runs are niced beside a higher-priority
-job, so absolute times are depressed; comparisons are interleaved.
+Every JSON records ``os.getloadavg()``: absolute times depend on what else ran; comparisons
+are interleaved, so both sides see the same load.
 """
 
 from __future__ import annotations
@@ -139,11 +139,11 @@ def _peer(data, split: str, k: int, relative: float | None = None) -> dict:
 
 
 def _load_note() -> dict:
-    """Load averages and the note that another job may run at higher priority."""
+    """Load averages, and how to read them."""
     return {
         "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
-        "note": "run niced (nice -n 15) while another job ran at higher priority on this "
-        "2-core machine: absolute times are depressed; the two sides are interleaved",
+        "note": f"{os.cpu_count()} CPUs: a load average about that count means nothing else "
+        "ran, a higher one that other jobs took CPU time; the two sides are interleaved",
     }
 
 
