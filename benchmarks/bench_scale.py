@@ -5,6 +5,7 @@ Run: ``python benchmarks/bench_scale.py`` (writes ``benchmarks/results/scale.jso
 sizes may also run as separate commands, in parallel (``--generate N``, ``--one N``,
 ``--compare 18886``, each printing one JSON line), saved as ``gen-N.json``, ``one-N.json`` and
 ``compare-18886.json`` in a folder that ``--collect FOLDER`` assembles into the report.
+``--replot`` redraws the plot from the saved JSON.
 
 What is measured: ``ensemble-pca`` with the three default models' passage embeddings
 precomputed as memory-mapped shards, on the out-of-core path
@@ -289,6 +290,12 @@ def _plot(rows: list[dict], path: Path) -> None:
     for st in STAGES:
         a.plot(x, [max(r["stages"][st]["cpu_s"], 0.01) for r in rows], "o-", label=st)
         b.plot(x, [r["stages"][st]["peak_rss_mib"] / 1024 for r in rows], "o-", label=st)
+    from hardneg_kit.mining.ann import FLAT_MAX_ROWS
+
+    for ax in (a, b):  # the search changes there: exhaustive below, IVF above
+        ax.axvline(FLAT_MAX_ROWS, color="grey", lw=0.8)
+        ax.text(FLAT_MAX_ROWS * 1.05, 0.9, "IVF search", transform=ax.get_xaxis_transform(),
+                fontsize=7, color="grey", va="top")
     a.plot(x, [r["total_cpu_s"] for r in rows], "k--", label="total CPU s")
     a.plot(x, [r["total_wall_s"] for r in rows], "k:", label="total wall s")
     b.plot(x, [r["peak_anon_mib"] / 1024 for r in rows], "k--", label="peak anonymous")
@@ -354,6 +361,8 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--collect", type=Path, default=None,
                         help="assemble the report from child outputs saved in this folder")
+    parser.add_argument("--replot", action="store_true",
+                        help="redraw scale.png from the saved scale.json, measuring nothing")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--compare", type=int, help=argparse.SUPPRESS)
@@ -364,6 +373,9 @@ def main() -> None:
             return
     if args.compare is not None:
         print(json.dumps(compare_exact()))
+        return
+    if args.replot:
+        _plot(json.loads((RESULTS / "scale.json").read_text())["sizes"], RESULTS / "scale.png")
         return
     rate = _encoding_rate()
     if args.collect is not None:
