@@ -107,6 +107,9 @@ def test_smoke_experiment_writes_runs_that_reproduce_its_numbers(tmp_path, monke
     payload = json.loads((out / "results.json").read_text())
     assert set(payload["summary"]) == {"aws-cli", "python-faq"}
     assert (out / "mrr10.png").stat().st_size > 0 and (out / "results.md").exists()
+    # what made the embeddings: each bi-encoder's runtime and fingerprint
+    assert {m: e["runtime"] for m, e in payload["encoders"].items()} == {
+        "minilm-l6": "torch", "paraphrase-minilm-l3": "onnx", "static-minilm": "model2vec"}
     assert sorted(p.name for p in (out / "training").iterdir()) == [
         "ensemble-pca-s0.json", "random-s0.json"]
     # the base is built from the corpus alone, evaluated on dev, and every re-ranker is also

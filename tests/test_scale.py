@@ -111,6 +111,8 @@ def test_mine_out_of_core_option_gives_the_same_negatives_and_records_the_search
         meta = json.loads(Path(f"{out}.meta.json").read_text())
         assert meta["options"]["out_of_core"] == mode
         assert ("search" in json.dumps(meta["settings"])) == (mode == "on")
+        assert set(meta["encoders"]) == {"minilm-l6", "paraphrase-minilm-l3", "static-minilm"}
+        assert meta["encoders"]["minilm-l6"]["runtime"] == "torch"
     assert lists["on"] == lists["off"] and any(lists["on"])
 
 

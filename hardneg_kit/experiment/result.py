@@ -42,6 +42,7 @@ from hardneg_kit.experiment.contenders import (
 from hardneg_kit.experiment.datasets import EvalSet
 from hardneg_kit.experiment.summary import format_table
 from hardneg_kit.experiment.train import TrainingConfig
+from hardneg_kit.models import describe_encoders
 from hardneg_kit.profiles import Profile
 
 logger = logging.getLogger(__name__)
@@ -156,6 +157,15 @@ def budget_table(training: Mapping[str, Mapping[int, dict]]) -> pd.DataFrame:
     return table
 
 
+def _bi_encoders(candidates: str) -> list[str]:
+    """Every bi-encoder behind an experiment's embeddings: the dense members of the fused first
+    stage (``fusion:bm25+dense:a+dense:b``), which the ensemble also reads, and the guard's."""
+    from hardneg_kit.mining.guards import GUARD_MODEL
+
+    parts = candidates.removeprefix("fusion:").split("+")
+    return [*(p.removeprefix("dense:") for p in parts if p.startswith("dense:")), GUARD_MODEL]
+
+
 def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
     """``results.json``, ``results.md``, ``runs/<dataset>/<contender>-s<seed>.trec.gz``,
     ``training/<contender>-s<seed>.json`` and ``mrr10.png`` under ``output_dir``.
@@ -180,6 +190,7 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
             slim = {k: v for k, v in log.items() if k != "output_dir"}
             with atomic_path(out / "training" / f"{Contender(name, '').slug}-s{s}.json") as tmp:
                 tmp.write_text(json.dumps(slim, indent=2))
+    candidates = next(iter(result.sets.values())).candidates_spec if result.sets else CANDIDATES
     payload = {
         "profile": asdict(result.profile),
         "training_config": asdict(result.config),
@@ -188,8 +199,7 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
         "split": result.split,
         "contenders": result.kinds,
         "specs": result.specs,
-        "candidates": next(iter(result.sets.values())).candidates_spec if result.sets
-        else CANDIDATES,
+        "candidates": candidates,
         "baselines": [BASELINE, FUSION],
         "metrics": list(EXPERIMENT_METRICS),
         "weights": result.weights,
@@ -198,6 +208,7 @@ def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:
         "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "python": platform.python_version()},
+        "encoders": describe_encoders(_bi_encoders(candidates)),
         "scores": {d: {n: {str(s): v for s, v in by.items()} for n, by in sc.items()}
                    for d, sc in result.scores.items()},
         "summary": {d: json.loads(t.to_json(orient="index")) for d, t in result.tables.items()},

@@ -104,12 +104,14 @@ class MiningResult:
         ``load_from_disk``, pandas). It holds the kit's version, the strategy, every setting in
         effect (defaults included: filters, models, conditions, depth, near-copy and
         lexical-twin guards, PCA fit, seed),
-        the queries mined and the candidate counts, plus ``context`` (dataset, profile, ...).
+        the queries mined and the candidate counts, plus ``context`` (dataset, profile, ...),
+        and the runtime and fingerprint of every bi-encoder it read (``encoders``).
 
         >>> result.write_meta("negatives/bm25.jsonl", profile="smoke")  # doctest: +SKIP
         PosixPath('negatives/bm25.jsonl.meta.json')
         """
         from hardneg_kit import __version__
+        from hardneg_kit.models import describe_encoders
 
         meta = {
             "hardneg_kit": __version__,
@@ -121,11 +123,20 @@ class MiningResult:
             "settings": self.settings,
             "params": self.params,
             "counts": self.counts,
+            "encoders": describe_encoders(self._encoder_specs()),
         }
         path = meta_path(output)
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         return path
+
+    def _encoder_specs(self) -> list[str]:
+        """The bi-encoders behind the negatives: the strategy's and the near-copy guard's."""
+        specs = list(self.params.get("models", []))
+        guard = self.settings.get("guard_model")
+        if guard and self.settings.get("near_copy") is not None:
+            specs.append(guard)
+        return specs
 
     @classmethod
     def read_jsonl(cls, path: str | Path) -> MiningResult:

@@ -22,7 +22,8 @@ changes whenever the weights or the tokenizer change (it keys the embedding cach
 One module per idea; every name is importable from here:
 
 ==================  ================================================================
-``registry``        :func:`load_encoder`: a spec to a ready encoder
+``registry``        :func:`load_encoder`: a spec to a ready encoder; :func:`describe_encoders`:
+                    the runtime and fingerprint behind each spec, for results to record
 ``encoders``        :class:`Encoder` and its four runtimes, :func:`normalize`
 ``backends``        ``<model>@<backend>`` specs: ONNX / int8 / OpenVINO exports
 ``static``          :func:`distilled_static_minilm`: the distilled model, built once
@@ -56,7 +57,7 @@ from hardneg_kit.models.encoders import (
     normalize,
 )
 from hardneg_kit.models.folders import built_folder
-from hardneg_kit.models.registry import load_encoder
+from hardneg_kit.models.registry import describe_encoders, load_encoder
 from hardneg_kit.models.static import distilled_static_minilm
 from hardneg_kit.models.weights import (
     PACKAGED,
@@ -79,6 +80,7 @@ __all__ = [
     "StaticEncoder",
     "cross_encoder_device",
     "cross_encoder_start",
+    "describe_encoders",
     "built_folder",
     "distilled_static_minilm",
     "fingerprint_paths",

@@ -31,6 +31,9 @@ class Encoder:
 
     name: str
     fingerprint: str
+    #: what computes the embeddings (``torch``, ``onnx``, ``openvino-bf16``, ``model2vec``):
+    #: results record it, so a number can be traced to the arithmetic that made it
+    runtime: str = "torch"
     query_prefix: str = ""
     passage_prefix: str = ""
 
@@ -253,6 +256,8 @@ class OpenVinoF32Encoder(OpenVinoEncoder):
 
 class StaticEncoder(Encoder):
     """A model2vec static embedding model (a token-embedding lookup: very fast on a CPU)."""
+
+    runtime = "model2vec"
 
     def __init__(self, folder: Path, name: str):
         from model2vec import StaticModel

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,6 +70,19 @@ def load_encoder(spec: str) -> Encoder:
             "sentence-transformers folder, or a Hugging Face id like 'BAAI/bge-small-en-v1.5'."
         )
     return SentenceTransformerEncoder(spec, name=spec)
+
+
+def describe_encoders(specs: Iterable[str]) -> dict[str, dict[str, str]]:
+    """What made a result's embeddings: each spec's runtime and fingerprint.
+
+    Results and mined files record this, so the same spec run on another runtime or precision
+    (``minilm-l6@openvino`` is bf16 on some CPUs, fp32 on others) is told apart.
+
+    >>> describe_encoders(["minilm-l6"])  # doctest: +SKIP
+    {'minilm-l6': {'runtime': 'torch', 'fingerprint': 'e9b7738876acf30e'}}
+    """
+    return {s: {"runtime": enc.runtime, "fingerprint": enc.fingerprint}
+            for s in dict.fromkeys(specs) for enc in (load_encoder(s),)}
 
 
 def _names_a_backend(spec: str) -> bool:
