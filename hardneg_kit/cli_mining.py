@@ -121,7 +121,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_mine(args: argparse.Namespace) -> int:
     """Handler of ``mine``: check the output, load, say what is mined, mine, write, summarize."""
-    from hardneg_kit.corpus import load_dataset, passage_texts
+    from hardneg_kit.corpus import load_dataset
     from hardneg_kit.mining import Filters, mine, prepare, to_dataset
 
     out = check_output(args.output, output_kind(args.format, args.output))
@@ -152,10 +152,9 @@ def cmd_mine(args: argparse.Namespace) -> int:
     print(f"mining {n} {args.split} queries of {data.name} with {args.strategy} "
           f"({_cap_note(profile.name, cap, n)})", flush=True)
     num_negatives = args.num_negatives if args.num_negatives is not None else profile.num_negatives
-    precompute(args, mining_models(args.strategy, args.models.split(",")),
-               passage_texts(data.corpus))
     inputs = prepare(data, args.split)
     inputs.out_of_core = OUT_OF_CORE[args.out_of_core]
+    precompute(args, mining_models(args.strategy, args.models.split(",")), inputs.passages)
     result = mine(
         inputs,
         args.split,

@@ -43,6 +43,7 @@ def _load(args: argparse.Namespace):
 def cmd_retrieve(args: argparse.Namespace) -> int:
     """``retrieve``: index the corpus, search the split's queries, write a TREC run file."""
     from hardneg_kit.corpus import passage_texts
+    from hardneg_kit.corpus.data import column
     from hardneg_kit.profiles import get_profile
     from hardneg_kit.retrievers import make_retriever, write_trec
 
@@ -56,15 +57,15 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     queries = data.queries_for(args.split)
     if len(queries) == 0:
         raise DataError(f"{data.name}: split {args.split!r} has no queries to search.")
-    corpus = data.corpus
-    precompute(args, retriever_models(args.retriever), passage_texts(corpus))
-    retriever.index(list(corpus["_id"]), passage_texts(corpus))
+    texts = passage_texts(data.corpus)
+    precompute(args, retriever_models(args.retriever), texts)
+    retriever.index(column(data.corpus, "_id"), texts)
     run = retriever.search(list(queries["_id"]), list(queries["text"]), top_k=top_k)
     write_trec(run, output, tag=_slug(retriever.name))
     empty = sum(1 for q in run.keys() if len(run[q]) == 0)
     print(
         f"{output}: {len(queries)} queries ({empty} without hits), top {top_k} of "
-        f"{len(corpus)} passages, retriever {retriever.name}"
+        f"{len(texts)} passages, retriever {retriever.name}"
     )
     return 0
 

@@ -127,7 +127,7 @@ def embed_passages_sharded(
     >>> embed_passages_sharded(encoder, passages).shape  # doctest: +SKIP
     (1000000, 384)
     """
-    from hardneg_kit.shards import ShardError, ShardWriter, open_shards
+    from hardneg_kit.shards import ShardError, ShardWriter, open_shards, read_layout
 
     folder = sharded_entry(encoder, texts, shard_rows, dtype)
     try:
@@ -138,8 +138,9 @@ def embed_passages_sharded(
     whole = _whole_entry(encoder, texts)  # a complete single-file entry: copied, not encoded
     meta = {"encoder": encoder.name, "fingerprint": encoder.fingerprint, "kind": "passages"}
     writer, done = None, set()
-    if (folder / "layout.json").exists():
-        writer = ShardWriter(folder, _layout_dim(folder), dtype, shard_rows, meta)
+    layout = read_layout(folder)
+    if layout is not None:
+        writer = ShardWriter(folder, layout["dim"], dtype, shard_rows, meta)
         done = writer.done()
     for i, start in enumerate(starts):
         if i in done:
@@ -182,12 +183,6 @@ def _whole_entry(encoder: TextEncoder, texts: list[str]) -> np.ndarray | None:
     return _load_valid(path, len(texts), mmap=True)
 
 
-def _layout_dim(folder: Path) -> int:
-    import json
-
-    return int(json.loads((folder / "layout.json").read_text(encoding="utf-8"))["dim"])
-
-
 def embeddings_dir(encoder: TextEncoder, kind: str) -> Path:
     """The cache folder of one encoder and kind (``"passages"`` or ``"queries"``)."""
     safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.name).strip("_") or "encoder"
@@ -222,12 +217,17 @@ def store_embeddings(
     emb = np.ascontiguousarray(emb, dtype=np.float32)
     if emb.ndim != 2 or emb.shape[0] != len(texts):
         raise ValueError(f"Embeddings of shape {emb.shape} do not fit {len(texts)} texts.")
-    path = cache_entry(encoder, list(texts), kind)
+    texts = list(texts)
+    return _write_entry(cache_entry(encoder, texts, kind), emb, text_hashes(texts))
+
+
+def _write_entry(path: Path, emb: np.ndarray, hashes: np.ndarray) -> Path:
+    """``<key>.npy`` and ``<key>.ids.npy``, each atomically, then their checksums."""
     ids_path = path.with_name(path.name[: -len(".npy")] + ".ids.npy")
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, emb)
     with atomic_path(ids_path) as tmp, open(tmp, "wb") as f:
-        np.save(f, text_hashes(list(texts)))
+        np.save(f, hashes)
     write_checksum(path)  # after the data: a checksum always describes a complete file
     write_checksum(ids_path)
     return path
@@ -410,5 +410,5 @@ def _embed(
         if h in new_row:
             emb[i] = new[new_row[h]]
 
-    store_embeddings(encoder, texts, kind, emb)
+    _write_entry(path, emb, hashes)  # the key and hashes computed above, not again
     return emb

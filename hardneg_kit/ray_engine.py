@@ -341,8 +341,5 @@ def embed_on_ray(model: str, texts: list[str], kind: str = "passages", **options
     run = encode_on_ray(model, texts, kind, **options)
     if kind == "passages" and len(texts) > FLAT_MAX_ROWS:
         return run  # out of core: mining opens the shard folder itself, never the whole array
-    emb = np.empty(run.shards.shape, dtype=np.float32)
-    for start, block in run.shards.blocks():
-        emb[start : start + len(block)] = block
-    store_embeddings(load_encoder(model), texts, kind, emb)
+    store_embeddings(load_encoder(model), texts, kind, run.shards.read(0, len(texts)))
     return run

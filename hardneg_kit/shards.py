@@ -71,6 +71,15 @@ def _header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     return arr.shape, arr.dtype
 
 
+def read_layout(folder: str | Path) -> dict | None:
+    """The ``layout.json`` of a shard folder (``dim``, ``dtype``, ``shard_rows``), or ``None``
+    when no writer has opened the folder yet."""
+    path = Path(folder) / LAYOUT
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 class ShardWriter:
     """Write a sharded array shard by shard; resumable (module docstring).
 
@@ -111,11 +120,10 @@ class ShardWriter:
         return {"dim": self.dim, "dtype": self.dtype.name, "shard_rows": self.shard_rows}
 
     def _check_layout(self) -> None:
-        path = self.folder / LAYOUT
-        if not path.exists():
-            _write_json(path, self._layout())
+        found = read_layout(self.folder)
+        if found is None:
+            _write_json(self.folder / LAYOUT, self._layout())
             return
-        found = json.loads(path.read_text(encoding="utf-8"))
         if found != self._layout():
             raise ShardError(
                 f"Shard folder {self.folder} was started with layout {found}, not "

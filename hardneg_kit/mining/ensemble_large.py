@@ -142,9 +142,8 @@ def build_search(docs, queries: np.ndarray, k: int, seed: int = 0) -> tuple[Any,
     n, dims = docs.shape
     if n <= FLAT_MAX_ROWS:
         index = faiss.IndexFlatIP(dims)
-        for _, block in docs.blocks():
+        for _, block in _releasing(docs)():
             index.add(np.ascontiguousarray(block, dtype=np.float32))
-            docs.release()
         return index, SearchPlan(index="flat", rows=n, k=k)
     index, train_rows = build_index(_releasing(docs), docs.take, n, dims, seed)
     plan = tune(index, _releasing(docs), queries, k, seed, train_rows)
