@@ -34,37 +34,19 @@ import json
 import logging
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from proc_memory import peak_rss_mib
 
 logger = logging.getLogger("bench_encoding")
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_SPECS = ",".join(
     ["minilm-l6"] + [f"minilm-l6@{b}" for b in ("onnx", "onnx-int8", "openvino", "openvino-int8")]
 )
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB.
-
-    On Linux ``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` would carry over the parent's
-    peak into a child started by fork + exec (the child then reports the benchmark's own
-    gigabytes, whatever it loads). Elsewhere ``ru_maxrss`` (bytes on macOS).
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def passage_sample(dataset: str, n: int, seed: int) -> list[str]:
@@ -124,12 +106,12 @@ def _peak_child(spec: str, dataset: str, n: int, seed: int, batch_size: int) -> 
     from hardneg_kit.models import load_encoder
 
     sample = passage_sample(dataset, n, seed)
-    before = peak_rss_mb()
+    before = peak_rss_mib()
     t = time.perf_counter()
     enc = load_encoder(spec)
     load_s = time.perf_counter() - t
     enc.encode_passages(sample, batch_size=batch_size, show_progress_bar=False)
-    row = {"peak_rss_mb": round(peak_rss_mb(), 1), "rss_before_load_mb": round(before, 1),
+    row = {"peak_rss_mb": round(peak_rss_mib(), 1), "rss_before_load_mb": round(before, 1),
            "model_load_s": round(load_s, 2)}  # fmt: skip
     print(json.dumps(row))
 

@@ -17,21 +17,16 @@ import json
 import logging
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from proc_memory import peak_rss_mib
+
 logger = logging.getLogger("bench_retrieval")
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def bench_one(spec: str, doc_ids: list[str], passages: list[str], qids: list[str],
@@ -60,7 +55,7 @@ def bench_one(spec: str, doc_ids: list[str], passages: list[str], qids: list[str
     row["passages_per_s_cold"] = round(len(passages) / max(row["cold_index_s"], 1e-9), 1)
     row["queries_per_s_cold"] = round(len(queries) / max(row["cold_search_s"], 1e-9), 1)
     row["queries_per_s_warm"] = round(len(queries) / max(row["warm_search_s"], 1e-9), 1)
-    row["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    row["peak_rss_mb"] = round(peak_rss_mib(), 1)
     metrics = evaluate_runs(qrels, {spec: run}).loc[spec].to_dict()
     row.update({m: round(float(v), 4) for m, v in metrics.items()})
     logger.info("%s: %s", spec, row)

@@ -54,6 +54,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from proc_memory import peak_rss_mib, status_mib
 
 RESULTS = Path(__file__).parent / "results"
 SIM_ROOT = Path(os.environ.get("HARDNEG_SCALE_DIR", "/tmp/hardneg-scale"))
@@ -61,14 +62,6 @@ MODELS = ("minilm-l6", "paraphrase-minilm-l3", "static-minilm")
 NOISE = 0.5
 SIZES = (18_886, 100_000, 1_000_000)
 STAGES = ("pca_fit", "projection", "index_build", "search", "selection")
-
-
-def _rss_mib(field: str = "VmRSS") -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class StageMeter:
@@ -93,12 +86,12 @@ class StageMeter:
             time.sleep(0.02)
 
     def _read(self) -> None:
-        self._peak = max(self._peak, _rss_mib())
-        self._anon = max(self._anon, _rss_mib("RssAnon"))
+        self._peak = max(self._peak, status_mib())
+        self._anon = max(self._anon, status_mib("RssAnon"))
 
     @contextmanager
     def stage(self, name: str):
-        self._peak, self._anon = _rss_mib(), _rss_mib("RssAnon")
+        self._peak, self._anon = status_mib(), status_mib("RssAnon")
         t, cpu = time.perf_counter(), time.process_time()
         yield
         self._read()
@@ -196,7 +189,7 @@ def measure(size: int) -> dict:
     k = _depth_for(inputs, 100)
     for m in MODELS:  # cache hits, but they load the encoders: not a stage of mining at scale
         inputs.query_embeddings(m)
-    rss_inputs = _rss_mib()
+    rss_inputs = status_mib()
     with meter.stage("pca_fit"):
         concat, queries, pca = fit_pca(inputs, MODELS, 0.95, 0, "passages")
     with meter.stage("projection"):
@@ -221,7 +214,7 @@ def measure(size: int) -> dict:
         "search": plan.to_dict(), "stages": meter.stages,
         "total_wall_s": round(sum(s["wall_s"] for s in meter.stages.values()), 2),
         "total_cpu_s": round(sum(s["cpu_s"] for s in meter.stages.values()), 2),
-        "rss_after_inputs_mib": round(rss_inputs, 1), "peak_rss_mib": round(_rss_mib("VmHWM"), 1),
+        "rss_after_inputs_mib": round(rss_inputs, 1), "peak_rss_mib": round(peak_rss_mib(), 1),
         "peak_anon_mib": max(st["peak_anon_mib"] for st in meter.stages.values()),
         "with_negatives": len(result.rows), "skipped": len(result.skipped),
         "negatives": {r.query_id: r.negative_ids for r in result.rows},
