@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--shard-rows", type=int, default=256)
     parser.add_argument("--num-cpus", type=int, default=None)
     parser.add_argument("--ray-address", default=None)
+    parser.add_argument("--output", type=Path, default=None,
+                        help="JSON file (default: benchmarks/results/ray-engine-<profile>.json)")
     args = parser.parse_args()
     os.environ["HARDNEG_CACHE"] = tempfile.mkdtemp(prefix="hardneg-ray-bench-")  # cold
     from hardneg_kit.corpus import load_dataset, passage_texts
@@ -73,10 +75,12 @@ def main() -> None:
               f"({row['shards']} shards, {row['actors']} actors on {cpus:g} CPUs; "
               f"Ray start {start_s:.1f} s)")
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"ray-engine-{args.profile}.json"
+    out = args.output or RESULTS / f"ray-engine-{args.profile}.json"
     out.write_text(json.dumps({
         "dataset": args.dataset, "profile": args.profile, "machine": platform.machine(),
-        "cpus": os.cpu_count(), "ray_cpus": cpus, "ray_start_s": round(start_s, 1),
+        "cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "ray_address": args.ray_address or os.environ.get("RAY_ADDRESS") or "local (started here)",
+        "ray_cpus": cpus, "ray_start_s": round(start_s, 1),
         "shard_rows": args.shard_rows, "rows": rows,
     }, indent=1) + "\n")
     print(f"wrote {out}")
