@@ -21,6 +21,9 @@ The first spec is the reference (today's torch path); every ratio is to it.
    ``dense:<spec>`` mining on the profile's training queries (share of the reference's
    negatives also mined, per query).
    Embeddings go through the kit's embedding cache (each backend has its own fingerprint).
+5. ceiling (``--parts ceiling``, the first spec, torch): the floating-point work of its
+   encoding, the GFLOP/s it reaches, and this CPU's ``torch.matmul`` GFLOP/s at the model's
+   feed-forward shape in fp32 and bf16: the most any fp32 runtime could gain (:func:`ceiling`).
 
 ``--parts`` runs a subset; each part replaces only its own entry of
 ``benchmarks/results/encoding.json`` (with the load average before and after it: absolute speeds
@@ -165,6 +168,78 @@ def _negatives_overlap(ref: dict[str, list[str]], other: dict[str, list[str]]) -
     return float(np.mean(shares)) if shares else float("nan")
 
 
+def ceiling(spec: str, sample: list[str], rounds: int, batch_size: int) -> dict:
+    """How near a torch spec's encoding comes to this CPU's matrix-multiply throughput.
+
+    The work of one BERT forward pass on a batch of ``B`` passages padded to ``L`` tokens, with
+    ``n`` layers, width ``d`` and feed-forward width ``f``, in floating-point operations::
+
+        FLOPs = 2 n B L (4 d^2 + 2 d f)   (projections and feed-forward)
+              + 4 n B L^2 d               (attention scores and their weighted sum)
+
+    Batches are formed as sentence-transformers forms them (longest texts first). The ceiling
+    is the median GFLOP/s of ``torch.matmul`` at the feed-forward layer's shape (``B L x d`` by
+    ``d x f``), in fp32 and in bf16. Encoding at ``a`` GFLOP/s against an fp32 ceiling ``c``:
+    no runtime that computes in fp32 can encode more than ``c / a`` times faster.
+    """
+    import torch
+
+    from hardneg_kit.models import load_encoder
+
+    enc = load_encoder(spec)
+    if enc.runtime != "torch":
+        raise SystemExit(f"--parts ceiling needs a torch spec first in --specs, not {spec!r}")
+    config, st = enc.model[0].auto_model.config, enc.model
+    n, d, f = config.num_hidden_layers, config.hidden_size, config.intermediate_size
+    texts = [enc.passage_prefix + t for t in sample]
+    tokens = [min(len(ids), st.max_seq_length) for ids in st.tokenizer(texts)["input_ids"]]
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    padded = [max(tokens[i] for i in order[b : b + batch_size])
+              for b in range(0, len(order), batch_size)]  # fmt: skip
+    sizes = [len(order[b : b + batch_size]) for b in range(0, len(order), batch_size)]
+    flops = sum(2 * n * bs * L * (4 * d * d + 2 * d * f) + 4 * n * bs * L * L * d
+                for bs, L in zip(sizes, padded, strict=True))  # fmt: skip
+    enc.encode_passages(texts[:batch_size], batch_size=batch_size, show_progress_bar=False)
+    seconds = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        enc.encode_passages(sample, batch_size=batch_size, show_progress_bar=False)
+        seconds.append(time.perf_counter() - t)
+    achieved = flops / float(np.median(seconds)) / 1e9
+    rows = batch_size * int(np.median(padded))
+    peak = {str(dt).removeprefix("torch."): _matmul_gflops(rows, d, f, dt)
+            for dt in (torch.float32, torch.bfloat16)}  # fmt: skip
+    return {
+        "spec": spec, "layers": n, "width": d, "ffn_width": f, "threads": torch.get_num_threads(),
+        "mean_tokens": round(float(np.mean(tokens)), 1),
+        "mean_padded_tokens": round(float(np.average(padded, weights=sizes)), 1),
+        "gflop_per_passage": round(flops / len(sample) / 1e9, 3),
+        "passages_per_s": round(len(sample) / float(np.median(seconds)), 1),
+        "achieved_gflops": round(achieved, 1),
+        "matmul_shape": [rows, d, f],
+        "matmul_gflops": {k: round(v, 1) for k, v in peak.items()},
+        "share_of_fp32_matmul": round(achieved / peak["float32"], 3),
+        "fp32_headroom": round(peak["float32"] / achieved, 2),
+    }  # fmt: skip
+
+
+def _matmul_gflops(m: int, k: int, n: int, dtype, repeats: int = 20) -> float:
+    """Median GFLOP/s of ``torch.matmul`` of an ``m x k`` by a ``k x n`` matrix."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(m, k, generator=gen).to(dtype)
+    b = torch.randn(k, n, generator=gen).to(dtype)
+    for _ in range(3):  # oneDNN picks and compiles its kernel on the first calls
+        torch.matmul(a, b)
+    seconds = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        torch.matmul(a, b)
+        seconds.append(time.perf_counter() - t)
+    return 2 * m * k * n / float(np.median(seconds)) / 1e9
+
+
 def summarize(specs: list[str], speed: dict, agree: dict) -> list[dict]:
     """One row per spec: medians, ratios to the reference, agreement."""
     ref = specs[0]
@@ -197,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts",
         default="speed,memory,quality",
-        help="a subset of speed,memory,quality; each part replaces only its own entry in the "
-        "JSON file, so parts can run as separate processes",
+        help="a subset of speed,memory,quality,ceiling; each part replaces only its own entry "
+        "in the JSON file, so parts can run as separate processes",
     )
     parser.add_argument("--quality-profile", default="smoke", help="smoke | workshop | full")
     parser.add_argument("--quality-specs", default=None, help="default: --specs")
@@ -210,8 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     if args.sample < 1 or args.rounds < 1 or args.batch_size < 1:
         parser.error("--sample, --rounds and --batch-size must be >= 1")
-    if not parts or parts - {"speed", "memory", "quality"}:
-        parser.error("--parts takes a comma-separated subset of speed,memory,quality")
+    if not parts or parts - {"speed", "memory", "quality", "ceiling"}:
+        parser.error("--parts takes a comma-separated subset of speed,memory,quality,ceiling")
     if args.peak_child:
         _peak_child(args.peak_child, args.dataset, args.sample, args.seed, args.batch_size)
         return 0
@@ -229,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
         found["quality"] = _part(
             lambda: quality(qspecs, args.dataset, args.quality_profile, args.split), args.note
         )
+    if "ceiling" in parts:
+        found["ceiling"] = _part(
+            lambda: ceiling(specs[0], passage_sample(args.dataset, args.sample, args.seed),
+                            args.rounds, args.batch_size), args.note)  # fmt: skip
     out = Path(args.output) if args.output else RESULTS / "encoding.json"
     result = _merge(out, found, {"dataset": args.dataset, "reference": specs[0],
                                  "versions": _versions()})  # fmt: skip
@@ -313,6 +392,12 @@ def _print_table(result: dict) -> None:
         print(" | ".join(["spec", *cols]))
         for s, row in q["specs"].items():
             print(" | ".join([s, *(str(row[c]) for c in cols)]))
+    if result.get("ceiling"):
+        c = result["ceiling"]["result"]
+        print(f"ceiling: {c['spec']} encodes at {c['achieved_gflops']} GFLOP/s "
+              f"({c['gflop_per_passage']} GFLOP per passage); torch.matmul at "
+              f"{c['matmul_shape']}: {c['matmul_gflops']} GFLOP/s; fp32 headroom "
+              f"{c['fp32_headroom']}x")
 
 
 if __name__ == "__main__":

@@ -142,6 +142,9 @@ def embed_passages_sharded(
     if layout is not None:
         writer = ShardWriter(folder, layout["dim"], dtype, shard_rows, meta)
         done = writer.done()
+    if whole is None:
+        _hint_faster_backend(encoder, sum(min(shard_rows, len(texts) - start)
+                                          for i, start in enumerate(starts) if i not in done))
     for i, start in enumerate(starts):
         if i in done:
             continue
@@ -241,6 +244,18 @@ def text_hashes(texts: list[str]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- internals
+
+_hinted: set[str] = set()
+
+
+def _hint_faster_backend(encoder: TextEncoder, passages: int) -> None:
+    """Log once per encoder where ``@openvino`` would encode these passages much faster."""
+    from hardneg_kit.models.backends import faster_backend_hint
+
+    hint = faster_backend_hint(encoder.name, passages)
+    if hint and encoder.name not in _hinted:
+        _hinted.add(encoder.name)
+        logger.info(hint)
 
 
 def _encode(
@@ -400,6 +415,8 @@ def _embed(
         len(rows),
         len(missing),
     )
+    if kind == "passages":
+        _hint_faster_backend(encoder, len(missing))
     new = _encode(encoder, [texts[i] for i in missing.values()], kind, batch_size, progress)
     dim = new.shape[1] if len(missing) else rows[0][1].shape[0]
     emb = np.empty((len(texts), dim), dtype=np.float32)

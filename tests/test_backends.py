@@ -176,3 +176,38 @@ def test_missing_optional_packages_are_named(private_cache, monkeypatch):
     with pytest.raises(ModelNotAvailable, match=r"pip install 'hardneg-kit\[onnx\]'"):
         load_backend_encoder("paraphrase-minilm-l3", "onnx-int8")
     assert not list(cache_dir("models").glob("*.tmp*"))  # a failed build leaves nothing
+
+
+CPUINFO = "processor\t: 0\nflags\t\t: fpu avx2 avx512f {extra}\nbogomips\t: 4000\n"
+
+
+@pytest.mark.parametrize("extra, amx", [("avx512_bf16 amx_bf16 amx_tile", True),
+                                        ("avx512_bf16", False), ("", False)])
+def test_amx_is_read_from_the_cpu_flags(tmp_path, extra, amx):
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO.format(extra=extra))
+    assert backends.has_amx(str(path)) is amx
+    assert backends.has_amx(str(tmp_path / "absent")) is False
+
+
+def test_a_large_corpus_on_a_plain_spec_points_to_openvino_on_amx_only(monkeypatch, caplog):
+    from hardneg_kit import embeddings
+
+    many = backends.HINT_PASSAGES
+    monkeypatch.setattr(backends, "has_amx", lambda: True)
+    hint = backends.faster_backend_hint("minilm-l6", many)
+    assert "'minilm-l6@openvino'" in hint and f"{many} passages" in hint
+    assert backends.faster_backend_hint("paraphrase-minilm-l3", many)
+    # a backend spec already, a model without backends, or a small corpus: nothing to say
+    for spec, n in [("minilm-l6@openvino", many), ("minilm-l6@openvino-f32", many),
+                    ("static-minilm", many), ("BAAI/bge-small-en-v1.5", many),
+                    ("minilm-l6", many - 1)]:
+        assert backends.faster_backend_hint(spec, n) is None
+    monkeypatch.setattr(embeddings, "_hinted", set())
+    encoder = type("E", (), {"name": "minilm-l6", "fingerprint": "f"})()
+    with caplog.at_level("INFO", logger="hardneg_kit.embeddings"):
+        embeddings._hint_faster_backend(encoder, many)
+        embeddings._hint_faster_backend(encoder, many)  # once per encoder and process
+    assert [r.message for r in caplog.records].count(hint) == 1
+    monkeypatch.setattr(backends, "has_amx", lambda: False)
+    assert backends.faster_backend_hint("minilm-l6", 10 * many) is None
