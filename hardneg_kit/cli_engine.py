@@ -130,6 +130,6 @@ def precompute(args: argparse.Namespace, models: Sequence[str], *corpora: list[s
                     model, passages, shard_rows=args.shard_rows, shards_root=args.shards_dir,
                     address=args.ray_address, actors=args.ray_actors, gpus=args.ray_gpus,
                 )
+                where = f"{run.actors} {'GPU' if run.gpus else 'CPU'} actors"
                 print(f"ray: {len(passages)} passages by {model}: {run.encoded} shards encoded "
-                      f"on {run.actors} actors, {run.resumed} resumed; shards in {run.folder}",
-                      flush=True)
+                      f"on {where}, {run.resumed} resumed; shards in {run.folder}", flush=True)

@@ -13,6 +13,11 @@ Specification:
   :meth:`hardneg_kit.shards.ShardWriter.write` (atomic, checksummed). The actor pool
   (``compute=ActorPoolStrategy(size=...)``) has one actor per CPU (``num_cpus=1`` each), or
   one per GPU with ``gpus=True`` (``num_gpus=1`` each), never more than the shards to do.
+- **GPUs.** With ``gpus=True`` a torch model (``minilm-l6``, any sentence-transformers folder
+  or Hugging Face id) is moved to the actor's GPU (``cuda``); an actor whose torch sees no GPU
+  stops with an error instead of encoding on its CPU. Models on the kit's other runtimes
+  (onnxruntime, OpenVINO, model2vec) run on CPUs only, so they get CPU actors, with a log line
+  saying so. Locally the kit always encodes on the CPU (same numbers on every machine).
 - **Shard folder.** Keyed by content: by default the sharded cache entry of the passages
   (:func:`hardneg_kit.embeddings.sharded_entry`, the same shards the out-of-core path writes and
   reads) under ``$HARDNEG_CACHE`` (:func:`shard_folder`). Every worker writes into it, so on a
@@ -78,7 +83,8 @@ class RayRun:
     """What one :func:`encode_on_ray` call did.
 
     ``shards`` is the closed, memory-mapped result; ``encoded`` the shards computed in this run,
-    ``resumed`` those found done in the folder.
+    ``resumed`` those found done in the folder; ``actors`` encoded them, on a GPU each if
+    ``gpus``.
     """
 
     shards: Any  # hardneg_kit.shards.ShardedArray
@@ -86,6 +92,7 @@ class RayRun:
     encoded: int
     resumed: int
     actors: int
+    gpus: bool = False
 
 
 def require_ray() -> ModuleType:
@@ -104,7 +111,9 @@ def require_ray() -> ModuleType:
     return ray
 
 
-def init_kwargs(address: str | None = None, num_cpus: int | None = None) -> dict[str, Any]:
+def init_kwargs(
+    address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None
+) -> dict[str, Any]:
     """``ray.init`` arguments: a cluster's address, else a local Ray on ``num_cpus`` CPUs.
 
     Args:
@@ -112,6 +121,8 @@ def init_kwargs(address: str | None = None, num_cpus: int | None = None) -> dict
             ``"local"`` (or nothing set) starts Ray on this machine.
         num_cpus: CPUs of a local Ray (default: all of this machine's); ignored with a cluster,
             whose nodes declare their own.
+        num_gpus: GPUs a local Ray declares (default: those Ray detects); ignored with a
+            cluster.
 
     >>> init_kwargs("10.0.0.5:6379")["address"]
     '10.0.0.5:6379'
@@ -125,13 +136,16 @@ def init_kwargs(address: str | None = None, num_cpus: int | None = None) -> dict
     return {
         "address": "local",  # a new Ray here, even if `ray start` left one running
         "num_cpus": num_cpus or os.cpu_count() or 1,
+        **({} if num_gpus is None else {"num_gpus": num_gpus}),
         "include_dashboard": False,  # nothing to serve; and it needs extra packages
         **common,
     }
 
 
 @contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[ModuleType]:
+def ray_session(
+    address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None
+) -> Iterator[ModuleType]:
     """Connect to (or start) Ray for the block; shut it down after, unless it was already up.
 
     A session opened by the caller (``ray.init`` in a notebook or a test) is reused as is.
@@ -147,7 +161,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline: no usage report
     import hardneg_kit
 
-    kwargs = init_kwargs(address, num_cpus)
+    kwargs = init_kwargs(address, num_cpus, num_gpus)
     where = f"local, {kwargs['num_cpus']} CPUs" if "num_cpus" in kwargs else kwargs["address"]
     logger.info("Ray: %s", where)
     try:
@@ -200,6 +214,7 @@ class ShardEncoder:
         folder, dim, shard_rows: the :class:`~hardneg_kit.shards.ShardWriter` layout.
         kind: ``passages`` or ``queries`` (which encode method).
         batch_size: texts per forward pass within a shard.
+        device: ``cuda`` to encode on this actor's GPU (torch models only); ``None``: the CPU.
 
     Example:
         >>> actor = ShardEncoder("minilm-l6", fp, "/tmp/s", 384, 256)  # doctest: +SKIP
@@ -210,7 +225,7 @@ class ShardEncoder:
 
     def __init__(
         self, model: str, fingerprint: str, folder: str, dim: int, shard_rows: int,
-        kind: str = "passages", batch_size: int = 32,
+        kind: str = "passages", batch_size: int = 32, device: str | None = None,
     ) -> None:
         from hardneg_kit.models import load_encoder
         from hardneg_kit.shards import ShardWriter
@@ -221,6 +236,8 @@ class ShardEncoder:
                 f"Model {model!r} on this Ray node has fingerprint {self.encoder.fingerprint}, "
                 f"the driver's has {fingerprint}: install the same model package on every node."
             )
+        if device:
+            _to_device(self.encoder, model, device)
         self.writer = ShardWriter(folder, dim, "float32", shard_rows)
         self.kind, self.batch_size = kind, batch_size
 
@@ -233,6 +250,39 @@ class ShardEncoder:
             self.writer.write(int(shard), np.asarray(emb, dtype=np.float32))
             rows.append(len(texts))
         return {"shard": np.asarray(batch["shard"], dtype=np.int64), "rows": np.asarray(rows)}
+
+
+def _to_device(encoder: Any, model: str, device: str) -> None:
+    """Move a torch encoder (this actor's own copy) to ``device``, or say why it cannot go."""
+    if getattr(encoder, "runtime", "") != "torch":
+        raise EngineError(f"Model {model!r} runs on {encoder.runtime}, which encodes on CPUs "
+                          "only; give it CPU actors.")
+    if device.startswith("cuda"):
+        seen, version = _cuda_seen()
+        if not seen:
+            raise EngineError(_no_cuda(model, version))
+    encoder.model.to(device)
+
+
+def _cuda_seen() -> tuple[bool, str]:
+    """Whether torch here sees a CUDA device, and torch's version."""
+    import torch
+
+    return torch.cuda.is_available(), torch.__version__
+
+
+def _check_cuda(ray: ModuleType, model: str) -> None:
+    """Ask one GPU worker whether its torch sees the GPU, before any actor starts (an actor
+    failing in its constructor buries the reason in Ray's retries and tracebacks)."""
+    seen, version = ray.get(ray.remote(num_gpus=1)(_cuda_seen).remote())
+    if not seen:
+        raise EngineError(_no_cuda(model, version))
+
+
+def _no_cuda(model: str, version: str) -> str:
+    return (f"--ray-gpus: a Ray worker holding a GPU for {model!r} has torch {version}, which "
+            "sees no CUDA device: install a CUDA build of torch on the GPU nodes (README "
+            "\"Installing torch\"), or run without --ray-gpus.")
 
 
 def encode_on_ray(
@@ -258,7 +308,7 @@ def encode_on_ray(
         shards_root: a folder every worker can reach (default: beside the cache entry).
         address, num_cpus: the cluster, or a local Ray (:func:`init_kwargs`).
         actors: encoder actors (default: the cluster's CPUs, or GPUs with ``gpus``).
-        gpus: one GPU per actor.
+        gpus: one GPU per actor for a torch model (module docstring: GPUs).
         batch_size: texts per forward pass.
 
     Raises:
@@ -284,42 +334,67 @@ def encode_on_ray(
     writer = ShardWriter(folder, encoder.dim, "float32", shard_rows, meta=meta)
     n_shards = math.ceil(len(texts) / shard_rows)
     todo = sorted(set(range(n_shards)) - writer.done())
-    used = 0
+    used, on_gpus = 0, False
     if todo:
         with ray_session(address, num_cpus) as ray:
-            used = _run_actors(ray, model, encoder, texts, todo, writer, kind, actors, gpus,
-                               batch_size)
-    return RayRun(writer.close(len(texts)), folder, len(todo), n_shards - len(todo), used)
+            used, on_gpus = _run_actors(ray, model, encoder, texts, todo, writer, kind, actors,
+                                        gpus, batch_size)
+    return RayRun(writer.close(len(texts)), folder, len(todo), n_shards - len(todo), used,
+                  on_gpus)
 
 
 def _run_actors(
     ray: ModuleType, model: str, encoder: Any, texts: list[str], todo: list[int],
     writer: Any, kind: str, actors: int | None, gpus: bool, batch_size: int,
-) -> int:
-    """One Ray Data pass over the shards to do; returns the number of actors used."""
+) -> tuple[int, bool]:
+    """One Ray Data pass over the shards to do; returns the actors used and whether on GPUs."""
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its INFO is a line per step
     rows = writer.shard_rows
     items = [{"shard": s, "texts": texts[s * rows : (s + 1) * rows]} for s in todo]
+    if gpus and encoder.runtime != "torch":
+        logger.info("Ray: %s runs on %s, which encodes on CPUs only: CPU actors, no GPUs",
+                    model, encoder.runtime)
+        gpus = False
     resources = ray.cluster_resources()
+    if gpus and resources.get("GPU", 0) < 1:  # else the actors would wait for a GPU forever
+        raise EngineError("--ray-gpus: this Ray cluster has no GPU (its resources: "
+                          f"{ {k: v for k, v in resources.items() if k in ('CPU', 'GPU')} }); "
+                          "connect to one with GPU nodes, or run without --ray-gpus.")
+    if gpus:
+        _check_cuda(ray, model)
     pool = actors or int(resources.get("GPU" if gpus else "CPU", 1)) or 1
     pool = max(1, min(pool, len(todo)))
-    logger.info("Ray: %d shards of %d %s by %s on %d actors", len(todo), len(texts), kind,
-                model, pool)
+    logger.info("Ray: %d shards of %d %s by %s on %d %s actors", len(todo), len(texts), kind,
+                model, pool, "GPU" if gpus else "CPU")
     per_actor = {"num_gpus": 1} if gpus else {"num_cpus": 1}
-    done = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+    dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
         ShardEncoder,
         fn_constructor_kwargs={
             "model": model, "fingerprint": encoder.fingerprint, "folder": str(writer.folder),
             "dim": writer.dim, "shard_rows": rows, "kind": kind, "batch_size": batch_size,
+            "device": "cuda" if gpus else None,
         },
         batch_size=1,  # one shard per call: a shard is written whole or not at all
         compute=ray.data.ActorPoolStrategy(size=pool),  # `concurrency=` before Ray 2.51
         **per_actor,
-    ).take_all()
+    )
+    try:
+        done = dataset.take_all()
+    except Exception as exc:  # an actor's EngineError arrives inside Ray's traceback text
+        raise _actor_error(exc) from None
     written = sorted(int(r["shard"]) for r in done)
     if written != todo:
         raise EngineError(f"Ray returned shards {written[:10]}, expected {todo[:10]}.")
-    return pool
+    return pool, gpus
+
+
+def _actor_error(exc: Exception) -> Exception:
+    """The kit's own message when an actor stopped with :class:`EngineError`, else ``exc``."""
+    text = str(exc)
+    mark = f"{EngineError.__module__}.{EngineError.__name__}: "
+    if mark not in text:
+        return exc
+    return EngineError(text.rsplit(mark, 1)[1].strip().splitlines()[0])
 
 
 def embed_on_ray(model: str, texts: list[str], kind: str = "passages", **options: Any) -> RayRun:

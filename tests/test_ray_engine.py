@@ -77,6 +77,84 @@ def test_ray_session_passes_the_address_and_shuts_down(monkeypatch):
             pass
 
 
+class _FakeRayData:
+    """Just enough of ``ray`` for :func:`ray_engine._run_actors`: records the map_batches call."""
+
+    def __init__(self, resources: dict[str, float], cuda: bool = True):
+        self.resources, self.calls, self.cuda = resources, [], cuda
+        self.data = types.SimpleNamespace(from_items=self._from_items,
+                                          ActorPoolStrategy=lambda size: ("pool", size))
+
+    def remote(self, num_gpus: int):  # the GPU probe: a worker's torch sees CUDA, or not
+        assert num_gpus == 1
+        return lambda fn: types.SimpleNamespace(remote=lambda: (self.cuda, "2.13.0+cu130"))
+
+    def get(self, ref):
+        return ref
+
+    def cluster_resources(self) -> dict[str, float]:
+        return self.resources
+
+    def _from_items(self, items, override_num_blocks):
+        def map_batches(fn, **kw):
+            self.calls.append(kw)
+            return types.SimpleNamespace(take_all=lambda: [{"shard": i["shard"]} for i in items])
+
+        return types.SimpleNamespace(map_batches=map_batches)
+
+
+@pytest.mark.parametrize("runtime, on_gpus, pool", [("torch", True, 4), ("onnx", False, 10)])
+def test_ray_gpus_give_torch_models_a_gpu_per_actor(runtime, on_gpus, pool, caplog):
+    ray = _FakeRayData({"CPU": 16.0, "GPU": 4.0})
+    encoder = types.SimpleNamespace(runtime=runtime, fingerprint="f")
+    writer = types.SimpleNamespace(shard_rows=2, folder="/tmp/x", dim=3)
+    todo = list(range(10))
+    with caplog.at_level("INFO", logger="hardneg_kit.ray_engine"):
+        used = ray_engine._run_actors(ray, "m", encoder, ["t"] * 20, todo, writer, "passages",
+                                      None, True, 32)
+    assert used == (pool, on_gpus)
+    (call,) = ray.calls
+    assert call["compute"] == ("pool", pool)
+    assert call["fn_constructor_kwargs"]["device"] == ("cuda" if on_gpus else None)
+    assert (call.get("num_gpus"), call.get("num_cpus")) == ((1, None) if on_gpus else (None, 1))
+    assert on_gpus or "encodes on CPUs only" in caplog.text  # an onnx model: CPU actors, said
+
+
+@pytest.mark.parametrize("resources, cuda, match", [({"CPU": 16.0}, True, "has no GPU"),
+                                                     ({"GPU": 2.0}, False, "sees no CUDA")])
+def test_ray_gpus_that_cannot_work_fail_before_any_actor(resources, cuda, match):
+    ray = _FakeRayData(resources, cuda=cuda)
+    encoder = types.SimpleNamespace(runtime="torch", fingerprint="f")
+    writer = types.SimpleNamespace(shard_rows=2, folder="/tmp/x", dim=3)
+    with pytest.raises(EngineError, match=match):
+        ray_engine._run_actors(ray, "m", encoder, ["t"] * 4, [0, 1], writer, "passages",
+                               None, True, 32)
+    assert not ray.calls  # no actor pool was started
+
+
+def test_an_actors_engine_error_reaches_the_user_as_one_line():
+    buried = RuntimeError("The actor died ...\n  File 'x.py'\nhardneg_kit.ray_engine.EngineError:"
+                          " Model 'm' on this Ray node has fingerprint a, the driver's has b.\n")
+    error = ray_engine._actor_error(buried)
+    assert isinstance(error, EngineError) and str(error).startswith("Model 'm' on this Ray node")
+    other = RuntimeError("a Ray failure of its own")
+    assert ray_engine._actor_error(other) is other
+
+
+@pytest.mark.parametrize("model, match", [("minilm-l6", "sees no CUDA device"),
+                                          (MODEL, "encodes on CPUs only")])
+def test_a_gpu_actor_never_encodes_on_its_cpu_silently(model, match, tmp_path, monkeypatch):
+    import torch
+
+    from hardneg_kit.models import load_encoder
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU build on a GPU node
+    encoder = load_encoder(model)
+    with pytest.raises(EngineError, match=match):
+        ray_engine.ShardEncoder(model, encoder.fingerprint, str(tmp_path / "s"), encoder.dim,
+                                4, device="cuda")
+
+
 def test_models_each_command_embeds():
     assert mining_models("ensemble-pca", ["static-minilm", "paraphrase-minilm-l3"]) == [
         "static-minilm", "paraphrase-minilm-l3", "minilm-l6"]  # + the near-copy guard's model
@@ -159,11 +237,15 @@ def test_ray_shards_are_the_out_of_core_cache_entry(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def ray_here(tmp_path_factory):
-    """One Ray for the module (local, 2 CPUs; or $RAY_ADDRESS) and a private cache."""
+    """One Ray for the module (local, 2 CPUs; or $RAY_ADDRESS) and a private cache.
+
+    The local Ray declares one GPU, whether or not there is one, so that ``--ray-gpus`` places
+    its actors for real (on a machine without CUDA the kit must then refuse a torch model).
+    """
     cache = tmp_path_factory.mktemp("hardneg-cache")
     patch = pytest.MonkeyPatch()
     patch.setenv("HARDNEG_CACHE", str(cache))
-    with ray_session(num_cpus=2) as ray:
+    with ray_session(num_cpus=2, num_gpus=1) as ray:
         yield ray
     patch.undo()
 
@@ -250,3 +332,32 @@ def _scores(path) -> dict[tuple[str, str], float]:
     """(query, doc) -> score of a TREC run file."""
     rows = (line.split() for line in path.read_text().splitlines())
     return {(q, d): float(score) for q, _, d, _, score, _ in rows}
+
+
+@needs_ray
+@pytest.mark.slow
+def test_ray_gpus_place_each_model_by_its_runtime(ray_here, smoke, tmp_path):
+    import torch
+
+    if ray_here.cluster_resources().get("GPU", 0) < 1:
+        pytest.skip("the Ray cluster at $RAY_ADDRESS declares no GPU")
+    passages, local = smoke
+    # onnxruntime encodes on CPUs only: CPU actors, the same embeddings
+    run = ray_engine.encode_on_ray(MODEL, passages, shard_rows=256, gpus=True,
+                                   shards_root=tmp_path)
+    assert (run.gpus, run.actors) == (False, 2)
+    assert np.abs(run.shards.take(np.arange(len(passages))) - local).max() <= ATOL
+    # a torch model goes to the GPU; without CUDA it is refused before any actor starts
+    few = passages[:40]
+    if not torch.cuda.is_available():
+        with pytest.raises(EngineError, match="sees no CUDA device"):
+            ray_engine.encode_on_ray("minilm-l6", few, shard_rows=20, gpus=True,
+                                     shards_root=tmp_path)
+        return
+    from hardneg_kit.embeddings import embed_passages
+    from hardneg_kit.models import load_encoder
+
+    run = ray_engine.encode_on_ray("minilm-l6", few, shard_rows=20, gpus=True,
+                                   shards_root=tmp_path)
+    on_cpu = embed_passages(load_encoder("minilm-l6"), few, cache=False)
+    assert run.gpus and np.abs(run.shards.take(np.arange(len(few))) - on_cpu).max() <= 1e-4
