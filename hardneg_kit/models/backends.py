@@ -96,9 +96,10 @@ def faster_backend_hint(spec: str, passages: int) -> str | None:
     """
     if spec not in MAX_LENGTH or passages < HINT_PASSAGES or not has_amx():
         return None
-    return (f"This CPU has AMX (bf16 matrix units): '{spec}@openvino' encodes these {passages} "
-            f"passages about 3x faster than '{spec}' (bf16 arithmetic; aws-cli MRR@10 "
-            "unchanged within its interval; needs pip install 'hardneg-kit[onnx,openvino]'; "
+    return (f"{passages} passages to encode with '{spec}' on a CPU with AMX (bf16 matrix "
+            f"units), where '{spec}@openvino' encoded about 3x faster in the kit's measurement "
+            "(bf16 arithmetic; aws-cli MRR@10 unchanged within its interval; needs "
+            "pip install 'hardneg-kit[onnx,openvino]'; "
             f"README \"Faster CPU backends\"). '{spec}' stays fp32 so that its numbers are the "
             "same on every CPU.")
 
