@@ -26,8 +26,9 @@ cluster; by default the shards go beside the cache entry in ``$HARDNEG_CACHE``.
 Example:
     >>> mining_models("dense:static-minilm", ["minilm-l6"])
     ['static-minilm', 'minilm-l6']
-    >>> retriever_models("fusion:bm25+dense:minilm-l6")
-    ['minilm-l6']
+
+``retrieve`` encodes the models of its retriever spec
+(:func:`hardneg_kit.retrievers.retriever_models`).
 """
 
 from __future__ import annotations
@@ -100,14 +101,6 @@ def mining_models(strategy: str, models: Sequence[str]) -> list[str]:
     if name in ("fusion", "ensemble-pca", "semi-hard"):
         used = [m.strip() for m in models if m.strip()]
     return list(dict.fromkeys([*used, GUARD_MODEL]))
-
-
-def retriever_models(spec: str) -> list[str]:
-    """The bi-encoders of a retriever spec (``dense:<m>``, or the dense members of a fusion)."""
-    parts = spec.removeprefix("fusion:").split("+")
-    found = [p.strip().removeprefix("dense:").strip() for p in parts
-             if p.strip().startswith("dense:")]
-    return list(dict.fromkeys(m for m in found if m))
 
 
 def precompute(args: argparse.Namespace, models: Sequence[str], *corpora: list[str]) -> None:

@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 
 from hardneg_kit.cli_args import P_VALUE, POSITIVE_INT, add_profile_argument, check_output
-from hardneg_kit.cli_engine import add_engine_arguments, check_engine, precompute, retriever_models
+from hardneg_kit.cli_engine import add_engine_arguments, check_engine, precompute
 from hardneg_kit.errors import DataError, UsageError
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     from hardneg_kit.corpus import passage_texts
     from hardneg_kit.corpus.data import column
     from hardneg_kit.profiles import get_profile
-    from hardneg_kit.retrievers import make_retriever, write_trec
+    from hardneg_kit.retrievers import make_retriever, retriever_models, write_trec
 
     retriever = make_retriever(args.retriever)  # unknown specs fail before any loading
     check_engine(args)

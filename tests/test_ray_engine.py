@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from hardneg_kit import ray_engine
-from hardneg_kit.cli_engine import mining_models, retriever_models
+from hardneg_kit.cli_engine import mining_models
 from hardneg_kit.ray_engine import EngineError, init_kwargs, ray_session
+from hardneg_kit.retrievers import retriever_models
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
 needs_ray = pytest.mark.skipif(

@@ -161,9 +161,9 @@ def _bi_encoders(candidates: str) -> list[str]:
     """Every bi-encoder behind an experiment's embeddings: the dense members of the fused first
     stage (``fusion:bm25+dense:a+dense:b``), which the ensemble also reads, and the guard's."""
     from hardneg_kit.mining.guards import GUARD_MODEL
+    from hardneg_kit.retrievers import retriever_models
 
-    parts = candidates.removeprefix("fusion:").split("+")
-    return [*(p.removeprefix("dense:") for p in parts if p.startswith("dense:")), GUARD_MODEL]
+    return [*retriever_models(candidates), GUARD_MODEL]
 
 
 def write_results(result: ExperimentResult, output_dir: str | Path) -> Path:

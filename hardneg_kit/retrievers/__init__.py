@@ -15,7 +15,7 @@ One module per idea; every name is importable from here:
 ``bm25``          :class:`BM25Retriever` and :func:`tokenize`
 ``dense``         :class:`DenseRetriever` (faiss)
 ``fusion``        :func:`fuse_runs`, the kit's one fusion, and :class:`FusionRetriever`
-``specs``         :func:`make_retriever` and :func:`run_retrievers`
+``specs``         :func:`make_retriever`, :func:`run_retrievers`, :func:`retriever_models`
 ``runs``          :func:`make_run` and :func:`break_ties` (ranx runs)
 ``trec``          :func:`write_trec` and :func:`read_trec`
 ================  ==================================================================
@@ -41,7 +41,12 @@ from hardneg_kit.retrievers.fusion import (
 )
 from hardneg_kit.retrievers.ranking import Ranking, doc_rank, top_k_rows, top_k_sparse
 from hardneg_kit.retrievers.runs import break_ties, make_run
-from hardneg_kit.retrievers.specs import RETRIEVER_FORMS, make_retriever, run_retrievers
+from hardneg_kit.retrievers.specs import (
+    RETRIEVER_FORMS,
+    make_retriever,
+    retriever_models,
+    run_retrievers,
+)
 from hardneg_kit.retrievers.trec import read_trec, write_trec
 
 __all__ = [
@@ -64,6 +69,7 @@ __all__ = [
     "make_retriever",
     "make_run",
     "read_trec",
+    "retriever_models",
     "run_retrievers",
     "tokenize",
     "top_k_rows",

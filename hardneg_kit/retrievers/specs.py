@@ -66,6 +66,18 @@ def make_retriever(spec: str, **kwargs: Any) -> Retriever:
     raise RetrievalError(f"Unknown retriever spec {spec!r}; valid forms: {RETRIEVER_FORMS}.")
 
 
+def retriever_models(spec: str) -> list[str]:
+    """The bi-encoders of a retriever spec (``dense:<m>``, or the dense members of a fusion).
+
+    >>> retriever_models("fusion:bm25+dense:minilm-l6")
+    ['minilm-l6']
+    """
+    parts = spec.removeprefix("fusion:").split("+")
+    found = [p.strip().removeprefix("dense:").strip() for p in parts
+             if p.strip().startswith("dense:")]
+    return list(dict.fromkeys(m for m in found if m))
+
+
 def run_retrievers(
     specs: Sequence[str],
     doc_ids: list[str],
